@@ -1,0 +1,14 @@
+{
+  "targets": [
+    {
+      "target_name": "tcp_keepalive",
+      "sources": ["native/binding.cc"],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
+      "cflags_cc": ["-Wall", "-Wextra", "-Werror"],
+      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-Wall", "-Wextra"] },
+      "conditions": [
+        ["OS == 'win'", { "sources": ["native/keepalive_win.cc"] }, { "sources": ["native/keepalive_posix.cc"] }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,34 @@
+// What every way of applying keepalive settings provides. Two exist: the
+// native binding (native.ts) and Node's own setKeepAlive (fallback.ts).
+import type net from 'node:net'
+import type { Field, Limits, Settings } from './options.js'
+
+/** Values the kernel holds: ms, or probes for count; `null` where this platform or mode cannot tell. */
+export interface KeepaliveState {
+  enabled: boolean | null
+  idle: number | null
+  interval: number | null
+  count: number | null
+  userTimeout: number | null
+}
+
+/** A socket with its fd (-1 where Node does not expose one), or a bare fd. */
+export interface Target {
+  socket: net.Socket | null
+  fd: number
+}
+
+export interface Backend {
+  readonly native: boolean
+  /** Why the native binding is not in use, or null. */
+  readonly reason: string | null
+  /** Fields that can be set at all, with their bounds. */
+  readonly limits: Limits
+  /** Whether readKeepalive can report kernel values. */
+  readonly canRead: boolean
+  /** The fields of `settings` this backend cannot apply, with why. */
+  unsupported(settings: Settings): Array<{ field: Field; why: string }>
+  /** Writes `settings` (all supported); throws a system error on failure. */
+  apply(target: Target, settings: Settings): void
+  read(target: Target): KeepaliveState
+}

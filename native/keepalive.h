@@ -1,0 +1,39 @@
+// The contract between the N-API glue (binding.cc) and the platform files
+// (keepalive_posix.cc, keepalive_win.cc). Platform files only talk to the OS;
+// they never see JavaScript.
+#pragma once
+
+namespace tcp_keepalive {
+
+// Order of the values in every array that crosses the JS boundary.
+enum Field { kEnable, kIdle, kInterval, kCount, kUserTimeout, kFieldCount };
+
+// In a values array: "leave this field as it is" (Apply) or "cannot be read
+// here" (Read).
+constexpr int kUnset = -1;
+
+// Apply/Read results: 0 on success, -errno when a system call failed, or
+// kNotTcp when the fd is a socket but not a TCP one (a Unix socket, UDP...).
+constexpr int kNotTcp = 1;
+
+// What a field accepts on this platform, in the kernel's own unit.
+struct FieldLimits {
+  bool supported;
+  int min;
+  int max;
+  int unit_ms;  // milliseconds per kernel unit; 1 for count (probes) and enable
+};
+extern const FieldLimits kLimits[kFieldCount];
+
+// Writes every field that is not kUnset, after checking that fd is a TCP
+// socket. If a write fails, the fields already written are restored, so a
+// failed call leaves the socket as it found it.
+int Apply(int fd, const int values[kFieldCount]);
+
+// Fills values with what the kernel holds (kUnset for unsupported fields).
+int Read(int fd, int values[kFieldCount]);
+
+// Why nothing is supported, or nullptr where Apply/Read work.
+extern const char* const kUnsupportedReason;
+
+}  // namespace tcp_keepalive

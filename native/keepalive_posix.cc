@@ -1,0 +1,142 @@
+// Linux, macOS and the BSDs: plain setsockopt/getsockopt on the fd.
+// Which options exist is decided by the headers this file is compiled with.
+#include "keepalive.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+namespace tcp_keepalive {
+
+// The idle time is TCP_KEEPIDLE on Linux and the BSDs, TCP_KEEPALIVE on Apple.
+#if defined(TCP_KEEPIDLE)
+#define KA_IDLE_OPTION TCP_KEEPIDLE
+#elif defined(TCP_KEEPALIVE)
+#define KA_IDLE_OPTION TCP_KEEPALIVE
+#endif
+
+namespace {
+
+struct Option {
+  int level;
+  int name;
+};
+
+constexpr Option kNone = {0, 0};
+
+const Option kOptions[kFieldCount] = {
+    {SOL_SOCKET, SO_KEEPALIVE},
+#ifdef KA_IDLE_OPTION
+    {IPPROTO_TCP, KA_IDLE_OPTION},
+#else
+    kNone,
+#endif
+#ifdef TCP_KEEPINTVL
+    {IPPROTO_TCP, TCP_KEEPINTVL},
+#else
+    kNone,
+#endif
+#ifdef TCP_KEEPCNT
+    {IPPROTO_TCP, TCP_KEEPCNT},
+#else
+    kNone,
+#endif
+#ifdef TCP_USER_TIMEOUT
+    {IPPROTO_TCP, TCP_USER_TIMEOUT},
+#else
+    kNone,
+#endif
+};
+
+// Timings first, the on/off switch last: the kernel arms the first probe
+// with the new idle time instead of the old one.
+const Field kWriteOrder[] = {kIdle, kInterval, kCount, kUserTimeout, kEnable};
+
+bool Supported(Field field) { return kOptions[field].level != 0; }
+
+int GetOption(int fd, Field field, int* value) {
+  socklen_t length = sizeof *value;
+  const Option& option = kOptions[field];
+  return getsockopt(fd, option.level, option.name, value, &length) == 0 ? 0 : -errno;
+}
+
+int SetOption(int fd, Field field, int value) {
+  const Option& option = kOptions[field];
+  return setsockopt(fd, option.level, option.name, &value, sizeof value) == 0 ? 0 : -errno;
+}
+
+// TCP options on a Unix socket are refused, but SO_KEEPALIVE is silently
+// accepted, so the socket's kind must be checked before anything is written.
+int CheckTcp(int fd) {
+  int value;
+  socklen_t length = sizeof value;
+#ifdef SO_PROTOCOL
+  if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &value, &length) != 0) return -errno;
+  return value == IPPROTO_TCP ? 0 : kNotTcp;
+#else
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &length) != 0) return -errno;
+  if (value != SOCK_STREAM) return kNotTcp;
+  sockaddr_storage address;
+  length = sizeof address;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return -errno;
+  return address.ss_family == AF_INET || address.ss_family == AF_INET6 ? 0 : kNotTcp;
+#endif
+}
+
+}  // namespace
+
+// Linux's bounds (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT in the
+// kernel's include/net/tcp.h; TCP_USER_TIMEOUT takes a non-negative int of
+// milliseconds). macOS and the BSDs accept wider ranges; these are the common
+// subset, so a value accepted here is accepted everywhere.
+const FieldLimits kLimits[kFieldCount] = {
+    {true, 0, 1, 1},
+    {Supported(kIdle), 1, 32767, 1000},
+    {Supported(kInterval), 1, 32767, 1000},
+    {Supported(kCount), 1, 127, 1},
+    {Supported(kUserTimeout), 0, 2147483647, 1},
+};
+
+const char* const kUnsupportedReason = nullptr;
+
+int Apply(int fd, const int values[kFieldCount]) {
+  int error = CheckTcp(fd);
+  if (error != 0) return error;
+
+  int previous[kFieldCount];
+  Field written[kFieldCount];
+  int count = 0;
+  for (Field field : kWriteOrder) {
+    if (values[field] == kUnset) continue;
+    if (!Supported(field)) {
+      error = -ENOPROTOOPT;
+      break;
+    }
+    if ((error = GetOption(fd, field, &previous[field])) != 0) break;
+    if ((error = SetOption(fd, field, values[field])) != 0) break;
+    written[count++] = field;
+  }
+  if (error != 0) {
+    while (count > 0) {
+      Field field = written[--count];
+      SetOption(fd, field, previous[field]);  // best effort: report the first error
+    }
+  }
+  return error;
+}
+
+int Read(int fd, int values[kFieldCount]) {
+  int error = CheckTcp(fd);
+  if (error != 0) return error;
+  for (int i = 0; i < kFieldCount; i++) {
+    Field field = static_cast<Field>(i);
+    values[field] = kUnset;
+    if (Supported(field) && (error = GetOption(fd, field, &values[field])) != 0) return error;
+  }
+  // getsockopt(SO_KEEPALIVE) answers "non-zero" on some systems; report 0/1.
+  values[kEnable] = values[kEnable] != 0;
+  return 0;
+}
+
+}  // namespace tcp_keepalive

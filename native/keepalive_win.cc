@@ -1,0 +1,22 @@
+// Windows: libuv hides the SOCKET behind the handle (socket._handle.fd is -1),
+// so there is no fd to pass in. The TypeScript layer sees that nothing is
+// supported here and uses Node's own socket.setKeepAlive instead.
+#include "keepalive.h"
+
+#include <errno.h>
+
+namespace tcp_keepalive {
+
+const FieldLimits kLimits[kFieldCount] = {};
+
+const char* const kUnsupportedReason =
+    "Windows: Node does not expose a socket's handle, so only socket.setKeepAlive can be used";
+
+int Apply(int, const int[kFieldCount]) { return -ENOTSUP; }
+
+int Read(int, int values[kFieldCount]) {
+  for (int i = 0; i < kFieldCount; i++) values[i] = kUnset;
+  return -ENOTSUP;
+}
+
+}  // namespace tcp_keepalive

@@ -1,0 +1,103 @@
+// Round trips: what configureKeepalive writes, readKeepalive reads back from
+// the kernel, on every kind of socket users hold.
+import { readFileSync } from 'node:fs'
+import type net from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { configureKeepalive, keepaliveSupport, readKeepalive } from '../lib/index.js'
+import { closeAll, http2Pair, tcpPair, tlsPair } from './helpers.js'
+
+afterEach(closeAll)
+
+const kernelDefaults = {
+  idle: Number(readFileSync('/proc/sys/net/ipv4/tcp_keepalive_time', 'utf8')) * 1000,
+  interval: Number(readFileSync('/proc/sys/net/ipv4/tcp_keepalive_intvl', 'utf8')) * 1000,
+  count: Number(readFileSync('/proc/sys/net/ipv4/tcp_keepalive_probes', 'utf8')),
+}
+
+const kinds: Array<[string, () => Promise<{ client: net.Socket; accepted: net.Socket }>]> = [
+  ['net', tcpPair],
+  ['tls', tlsPair],
+  ['http2 cleartext', () => http2Pair(false)],
+  ['http2 secure', () => http2Pair(true)],
+]
+
+it('native binding is in use on Linux, with every field', () => {
+  expect(keepaliveSupport).toMatchObject({ native: true, reason: null, idle: true, interval: true, count: true, userTimeout: true, read: true })
+  expect(keepaliveSupport.ranges.idle).toEqual({ min: 1, max: 32_767_000, unitMs: 1000 })
+  expect(keepaliveSupport.ranges.count).toEqual({ min: 1, max: 127, unitMs: 1 })
+})
+
+describe.each(kinds)('%s sockets', (_kind, makePair) => {
+  it.each(['client', 'accepted'] as const)('%s: a fresh socket reads the kernel defaults', async (side) => {
+    const socket = (await makePair())[side]
+    expect(readKeepalive(socket)).toEqual({ enabled: false, ...kernelDefaults, userTimeout: 0 })
+  })
+
+  it.each(['client', 'accepted'] as const)('%s: every field round-trips', async (side) => {
+    const socket = (await makePair())[side]
+    expect(configureKeepalive(socket, { idle: 30_000, interval: 7_000, count: 4, userTimeout: 45_000 })).toBe(socket)
+    expect(readKeepalive(socket)).toEqual({ enabled: true, idle: 30_000, interval: 7_000, count: 4, userTimeout: 45_000 })
+  })
+})
+
+describe('fields', () => {
+  it('writes only the fields given, plus enable', async () => {
+    const { client } = await tcpPair()
+    configureKeepalive(client, { count: 5 })
+    expect(readKeepalive(client)).toEqual({ enabled: true, ...kernelDefaults, count: 5, userTimeout: 0 })
+    configureKeepalive(client, { interval: 2_000 })
+    expect(readKeepalive(client)).toEqual({ enabled: true, ...kernelDefaults, interval: 2_000, count: 5, userTimeout: 0 })
+  })
+
+  it('enable: false turns keepalive off and keeps the timings', async () => {
+    const { client } = await tcpPair()
+    configureKeepalive(client, { idle: 10_000 })
+    configureKeepalive(client, { enable: false })
+    expect(readKeepalive(client)).toMatchObject({ enabled: false, idle: 10_000 })
+  })
+
+  it('enable: false can still set the user timeout', async () => {
+    const { client } = await tcpPair()
+    configureKeepalive(client, { enable: false, userTimeout: 5_000 })
+    expect(readKeepalive(client)).toMatchObject({ enabled: false, userTimeout: 5_000 })
+  })
+
+  it('userTimeout: 0 restores the kernel default', async () => {
+    const { client } = await tcpPair()
+    configureKeepalive(client, { userTimeout: 5_000 })
+    configureKeepalive(client, { userTimeout: 0 })
+    expect(readKeepalive(client).userTimeout).toBe(0)
+  })
+
+  it.each([
+    [{ idle: 1_500 }, { idle: 2_000 }],
+    [{ idle: 1 }, { idle: 1_000 }],
+    [{ interval: 1 }, { interval: 1_000 }],
+    [{ interval: 2_000.5 }, { interval: 3_000 }],
+    [{ idle: 32_767_000 }, { idle: 32_767_000 }],
+    [{ idle: 32_766_001 }, { idle: 32_767_000 }],
+    [{ userTimeout: 1_234.2 }, { userTimeout: 1_235 }],
+    [{ count: 127 }, { count: 127 }],
+  ])('rounds %o up to %o', async (options, expected) => {
+    const { client } = await tcpPair()
+    configureKeepalive(client, options)
+    expect(readKeepalive(client)).toMatchObject(expected)
+  })
+})
+
+describe('file descriptors', () => {
+  it('configures and reads a raw fd', async () => {
+    const { client } = await tcpPair()
+    const fd = (client as unknown as { _handle: { fd: number } })._handle.fd
+    expect(configureKeepalive(fd, { idle: 12_000, count: 2 })).toBe(fd)
+    expect(readKeepalive(fd)).toMatchObject({ enabled: true, idle: 12_000, count: 2 })
+    expect(readKeepalive(client)).toEqual(readKeepalive(fd))
+  })
+
+  it("configures a listening socket's fd", async () => {
+    const { server } = await tcpPair()
+    const fd = (server as unknown as { _handle: { fd: number } })._handle.fd
+    configureKeepalive(fd, { idle: 9_000 })
+    expect(readKeepalive(fd)).toMatchObject({ enabled: true, idle: 9_000 })
+  })
+})

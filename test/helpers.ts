@@ -1,0 +1,103 @@
+// Real sockets on loopback for the tests, and the checks that do not depend
+// on our own getsockopt code.
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import http2 from 'node:http2'
+import net from 'node:net'
+import path from 'node:path'
+import tls from 'node:tls'
+import { once } from 'node:events'
+
+const fixtures = path.join(__dirname, 'fixtures')
+export const tlsOptions = {
+  key: readFileSync(path.join(fixtures, 'key.pem')),
+  cert: readFileSync(path.join(fixtures, 'cert.pem')),
+}
+
+/** Everything opened by the helpers; `closeAll` in afterEach releases it. */
+const open: Array<() => void> = []
+export function closeAll(): void {
+  for (const close of open.splice(0)) close()
+}
+
+/** Listens on a free loopback port, or on a Unix socket when `address` is a path (then `port` is 0). */
+export async function listen<S extends net.Server>(server: S, address = '127.0.0.1'): Promise<S & { port: number }> {
+  if (path.isAbsolute(address)) server.listen(address)
+  else server.listen(0, address)
+  await once(server, 'listening')
+  open.push(() => server.close())
+  const bound = server.address()
+  return Object.assign(server, { port: typeof bound === 'object' && bound ? bound.port : 0 })
+}
+
+/** A connected client socket and the server's accepted end of it. */
+export async function tcpPair(): Promise<{ client: net.Socket; accepted: net.Socket; server: net.Server }> {
+  const server = await listen(net.createServer())
+  const accepted = once(server, 'connection')
+  const client = net.connect(server.port, '127.0.0.1')
+  open.push(() => client.destroy())
+  await once(client, 'connect')
+  const [socket] = (await accepted) as [net.Socket]
+  open.push(() => socket.destroy())
+  return { client, accepted: socket, server }
+}
+
+export async function tlsPair(): Promise<{ client: tls.TLSSocket; accepted: tls.TLSSocket }> {
+  const server = await listen(tls.createServer(tlsOptions))
+  const accepted = once(server, 'secureConnection')
+  const client = tls.connect({ port: server.port, host: '127.0.0.1', ca: tlsOptions.cert, servername: 'localhost' })
+  open.push(() => client.destroy())
+  await once(client, 'secureConnect')
+  const [socket] = (await accepted) as [tls.TLSSocket]
+  open.push(() => socket.destroy())
+  return { client, accepted: socket }
+}
+
+/** The client and server session sockets of an http2 connection: http2's Proxy objects, as users get them. */
+export async function http2Pair(secure: boolean): Promise<{ client: net.Socket; accepted: net.Socket }> {
+  const server = await listen(secure ? http2.createSecureServer(tlsOptions) : http2.createServer())
+  const serverSession = once(server, 'session')
+  const session = http2.connect(`${secure ? 'https' : 'http'}://localhost:${server.port}`, { ca: tlsOptions.cert })
+  open.push(() => session.destroy())
+  await once(session, 'connect')
+  const [accepted] = (await serverSession) as [http2.ServerHttp2Session]
+  open.push(() => accepted.destroy())
+  return { client: session.socket as net.Socket, accepted: accepted.socket as net.Socket }
+}
+
+/** Remaining time of the keepalive timer that `ss -tnoi` reports for the local port, in ms; null when none is armed. */
+export function ssKeepaliveTimer(localPort: number): number | null {
+  const out = execFileSync('ss', ['-tnoiH', 'state', 'established', `sport = :${localPort}`], { encoding: 'utf8' })
+  const timer = /timer:\(keepalive,([^,]+),\d+\)/.exec(out)
+  return timer ? parseSsDuration(timer[1]) : null
+}
+
+/**
+ * ss prints durations as "119min", "1min58sec", "29sec", "9.500ms" (9.5 s) or
+ * "500ms", dropping precision as they grow: whole minutes from 10 min, whole
+ * seconds from 10 s. The result is floored to what was printed.
+ */
+export function parseSsDuration(text: string): number {
+  const match = /^(?:(\d+)min)?(?:(\d+)sec|(\d+)\.(\d{3})ms|(\d+)ms)?$/.exec(text)
+  if (!match) throw new Error(`unexpected ss duration: ${text}`)
+  const [, min = '0', sec, whole, fraction, ms] = match
+  return Number(min) * 60_000 + Number(sec ?? whole ?? 0) * 1000 + Number(fraction ?? ms ?? 0)
+}
+
+export function hasCommand(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Whether a test that needs `what` can run. On a developer's machine a
+ * missing requirement skips the test; under CI=true it is a failure.
+ */
+export function canRun(what: string, available: boolean): boolean {
+  if (!available && process.env.CI === 'true') throw new Error(`CI=true, but this test cannot run: it needs ${what}`)
+  return available
+}

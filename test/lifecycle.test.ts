@@ -1,0 +1,133 @@
+// Sockets that are not (or no longer, or never) connected TCP sockets.
+import dgram from 'node:dgram'
+import { once } from 'node:events'
+import { closeSync, mkdtempSync, openSync } from 'node:fs'
+import http2 from 'node:http2'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { configureKeepalive, readKeepalive } from '../lib/index.js'
+import { closeAll, listen, tcpPair } from './helpers.js'
+
+afterEach(closeAll)
+
+function fdOf(handleOwner: unknown): number {
+  return (handleOwner as { _handle: { fd: number } })._handle.fd
+}
+
+describe('a socket that is still connecting', () => {
+  it('gets the options on connect, before any user connect listener', async () => {
+    const server = await listen(net.createServer())
+    const client = net.connect({ host: 'localhost', port: server.port, family: 4 }) // DNS first: no fd yet
+    expect(fdOf(client)).toBe(-1)
+    configureKeepalive(client, { idle: 11_000, count: 2 })
+    configureKeepalive(client, { idle: 13_000, userTimeout: 3_000 }) // later calls win, fields merge
+    const seen = new Promise((resolve) => client.on('connect', () => resolve(readKeepalive(client))))
+    expect(await seen).toMatchObject({ enabled: true, idle: 13_000, count: 2, userTimeout: 3_000 })
+    client.destroy()
+  })
+
+  it('refuses to be read with ERR_SOCKET_NOT_CONNECTED', async () => {
+    const server = await listen(net.createServer())
+    const client = net.connect({ host: 'localhost', port: server.port, family: 4 })
+    expect(() => readKeepalive(client)).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_NOT_CONNECTED' }))
+    await once(client, 'connect')
+    client.destroy()
+  })
+
+  it('works on a socket created with new net.Socket() and connected later', async () => {
+    const server = await listen(net.createServer())
+    const client = new net.Socket()
+    configureKeepalive(client, { interval: 6_000 })
+    client.connect(server.port, '127.0.0.1')
+    await once(client, 'connect')
+    expect(readKeepalive(client)).toMatchObject({ enabled: true, interval: 6_000 })
+    client.destroy()
+  })
+
+  it('works on an http2 session socket before the session connects', async () => {
+    const server = await listen(http2.createServer())
+    const session = http2.connect(`http://localhost:${server.port}`)
+    configureKeepalive(session.socket as net.Socket, { idle: 14_000 })
+    await once(session, 'connect')
+    expect(readKeepalive(session.socket as net.Socket)).toMatchObject({ enabled: true, idle: 14_000 })
+    session.destroy()
+  })
+
+  it('reports a failure at connect time on the socket, not as an uncaught exception', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tcp-keepalive-'))
+    const unixServer = await listen(net.createServer(), path.join(dir, 'socket'))
+    const client = new net.Socket()
+    configureKeepalive(client, { idle: 5_000 }) // validated now; turns out not to be TCP on connect
+    client.connect(unixServer.address() as string)
+    const [error] = await once(client, 'error')
+    expect(error).toMatchObject({ code: 'ERR_KEEPALIVE_NOT_TCP' })
+    expect(client.destroyed).toBe(true)
+  })
+})
+
+describe('a closed socket', () => {
+  it('throws ERR_SOCKET_CLOSED', async () => {
+    const { client } = await tcpPair()
+    client.destroy()
+    for (const call of [() => configureKeepalive(client, { idle: 1_000 }), () => readKeepalive(client)]) {
+      expect(call).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_CLOSED', message: 'Socket is closed' }))
+    }
+  })
+
+  it('throws ERR_SOCKET_CLOSED for an http2 socket whose session is gone', async () => {
+    const server = await listen(http2.createServer())
+    const session = http2.connect(`http://localhost:${server.port}`)
+    await once(session, 'connect')
+    const socket = session.socket as net.Socket
+    session.destroy()
+    await once(session, 'close')
+    for (const call of [() => configureKeepalive(socket, { idle: 1_000 }), () => readKeepalive(socket)]) {
+      expect(call).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_CLOSED' }))
+    }
+  })
+})
+
+describe('not a TCP socket', () => {
+  it('a Unix domain socket: ERR_KEEPALIVE_NOT_TCP', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tcp-keepalive-'))
+    const server = await listen(net.createServer(), path.join(dir, 'socket'))
+    const client = net.connect(server.address() as string)
+    await once(client, 'connect')
+    for (const call of [() => configureKeepalive(client, { idle: 1_000 }), () => readKeepalive(client)]) {
+      expect(call).toThrow(expect.objectContaining({ code: 'ERR_KEEPALIVE_NOT_TCP', message: 'The socket is not a TCP socket' }))
+    }
+    client.destroy()
+  })
+
+  it('a UDP socket fd: ERR_KEEPALIVE_NOT_TCP', async () => {
+    const udp = dgram.createSocket('udp4')
+    udp.bind(0, '127.0.0.1')
+    await once(udp, 'listening')
+    const fd = fdOf(udp)
+    expect(() => configureKeepalive(fd, { idle: 1_000 })).toThrow(
+      expect.objectContaining({ code: 'ERR_KEEPALIVE_NOT_TCP', message: `fd ${fd} is not a TCP socket` }),
+    )
+    udp.close()
+  })
+
+  it('a file fd: ERR_KEEPALIVE_NOT_TCP', () => {
+    const fd = openSync(__filename, 'r')
+    try {
+      for (const call of [() => configureKeepalive(fd, { idle: 1_000 }), () => readKeepalive(fd)]) {
+        expect(call).toThrow(expect.objectContaining({ code: 'ERR_KEEPALIVE_NOT_TCP', message: `fd ${fd} is not a socket` }))
+      }
+    } finally {
+      closeSync(fd)
+    }
+  })
+
+  it('an fd that is not open: a system error like Node core builds', () => {
+    const fd = 1_000_000
+    expect(() => configureKeepalive(fd, { idle: 1_000 })).toThrow(
+      expect.objectContaining({ message: 'setsockopt EBADF', code: 'EBADF', errno: -9, syscall: 'setsockopt' }),
+    )
+    expect(() => readKeepalive(fd)).toThrow(expect.objectContaining({ message: 'getsockopt EBADF', code: 'EBADF', syscall: 'getsockopt' }))
+  })
+})

@@ -1,0 +1,100 @@
+// Configured settings survive socket.setKeepAlive(true, ...), which Node's
+// http.Agent, undici, pg and mysql2 call and which makes libuv rewrite
+// idle, interval (1 s) and count (10).
+import { once } from 'node:events'
+import http from 'node:http'
+import net from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { configureKeepalive, readKeepalive } from '../lib/index.js'
+import { closeAll, listen, tcpPair } from './helpers.js'
+
+afterEach(closeAll)
+
+const configured = { idle: 30_000, interval: 5_000, count: 3, userTimeout: 20_000 }
+
+describe('setKeepAlive after configureKeepalive', () => {
+  it('control: without the library, setKeepAlive rewrites idle, interval and count', async () => {
+    const { client } = await tcpPair()
+    client.setKeepAlive(true, 5_000)
+    expect(readKeepalive(client)).toMatchObject({ enabled: true, idle: 5_000, interval: 1_000, count: 10 })
+  })
+
+  it('setKeepAlive(true, delay) leaves every configured field as configured', async () => {
+    const { client } = await tcpPair()
+    configureKeepalive(client, configured)
+    client.setKeepAlive(true, 5_000)
+    client.setKeepAlive(true, 60_000)
+    expect(readKeepalive(client)).toEqual({ enabled: true, ...configured })
+  })
+
+  it('setKeepAlive(false) still turns keepalive off; setKeepAlive(true) brings the configured values back', async () => {
+    const { client } = await tcpPair()
+    configureKeepalive(client, configured)
+    client.setKeepAlive(false)
+    expect(readKeepalive(client).enabled).toBe(false)
+    client.setKeepAlive(true, 1_000)
+    expect(readKeepalive(client)).toEqual({ enabled: true, ...configured })
+  })
+
+  it('fields never configured follow setKeepAlive as usual', async () => {
+    const { client } = await tcpPair()
+    configureKeepalive(client, { count: 3 })
+    client.setKeepAlive(true, 8_000)
+    expect(readKeepalive(client)).toMatchObject({ enabled: true, idle: 8_000, interval: 1_000, count: 3 })
+  })
+
+  it('a configured enable: false wins over a later setKeepAlive(true)', async () => {
+    const { client } = await tcpPair()
+    configureKeepalive(client, { enable: false })
+    client.setKeepAlive(true, 1_000)
+    expect(readKeepalive(client).enabled).toBe(false)
+  })
+
+  it('setKeepAlive returns the socket, as Node does', async () => {
+    const { client } = await tcpPair()
+    configureKeepalive(client, configured)
+    expect(client.setKeepAlive(true, 1_000)).toBe(client)
+  })
+
+  it('a setKeepAlive made in a user connect listener (as pg does) does not undo options set while connecting', async () => {
+    const server = await listen(net.createServer())
+    const client = net.connect({ host: 'localhost', port: server.port, family: 4 })
+    configureKeepalive(client, configured)
+    client.setKeepAlive(true, 2_000) // while pending: Node stores it and applies it when the handle opens
+    client.on('connect', () => client.setKeepAlive(true, 9_000))
+    await once(client, 'connect')
+    expect(readKeepalive(client)).toEqual({ enabled: true, ...configured })
+    client.destroy()
+  })
+})
+
+describe('http.Agent reuse', () => {
+  // The agent calls socket.setKeepAlive(true, keepAliveMsecs) each time it reuses a pooled socket.
+  async function twoRequestsOnOnePooledSocket(configure: boolean) {
+    const server = await listen(http.createServer((_request, response) => response.end('ok')))
+    const agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1_000, maxSockets: 1 })
+    const sockets: net.Socket[] = []
+    for (let i = 0; i < 2; i++) {
+      const request = http.get({ host: '127.0.0.1', port: server.port, agent })
+      request.on('socket', (socket: net.Socket) => {
+        sockets.push(socket)
+        if (configure && i === 0) configureKeepalive(socket, configured)
+      })
+      const [response] = (await once(request, 'response')) as [http.IncomingMessage]
+      response.resume()
+      await once(response, 'end')
+    }
+    expect(sockets[1]).toBe(sockets[0])
+    const state = readKeepalive(sockets[1])
+    agent.destroy()
+    return state
+  }
+
+  it('control: reuse resets the socket to idle 1 s, interval 1 s, count 10', async () => {
+    expect(await twoRequestsOnOnePooledSocket(false)).toMatchObject({ idle: 1_000, interval: 1_000, count: 10 })
+  })
+
+  it('configured settings survive reuse', async () => {
+    expect(await twoRequestsOnOnePooledSocket(true)).toEqual({ enabled: true, ...configured })
+  })
+})
