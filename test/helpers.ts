@@ -65,25 +65,6 @@ export async function http2Pair(secure: boolean): Promise<{ client: net.Socket; 
   return { client: session.socket as net.Socket, accepted: accepted.socket as net.Socket }
 }
 
-/** Remaining time of the keepalive timer that `ss -tnoi` reports for the local port, in ms; null when none is armed. */
-export function ssKeepaliveTimer(localPort: number): number | null {
-  const out = execFileSync('ss', ['-tnoiH', 'state', 'established', `sport = :${localPort}`], { encoding: 'utf8' })
-  const timer = /timer:\(keepalive,([^,]+),\d+\)/.exec(out)
-  return timer ? parseSsDuration(timer[1]) : null
-}
-
-/**
- * ss prints durations as "119min", "1min58sec", "29sec", "9.500ms" (9.5 s) or
- * "500ms", dropping precision as they grow: whole minutes from 10 min, whole
- * seconds from 10 s. The result is floored to what was printed.
- */
-export function parseSsDuration(text: string): number {
-  const match = /^(?:(\d+)min)?(?:(\d+)sec|(\d+)\.(\d{3})ms|(\d+)ms)?$/.exec(text)
-  if (!match) throw new Error(`unexpected ss duration: ${text}`)
-  const [, min = '0', sec, whole, fraction, ms] = match
-  return Number(min) * 60_000 + Number(sec ?? whole ?? 0) * 1000 + Number(fraction ?? ms ?? 0)
-}
-
 export function hasCommand(command: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' })

@@ -5,7 +5,8 @@ import path from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { configureKeepalive, readKeepalive } from '../lib/index.js'
 import type { Binding } from '../lib/native.js'
-import { canRun, closeAll, hasCommand, parseSsDuration, ssKeepaliveTimer, tcpPair } from './helpers.js'
+import { parseSsDuration, ssKeepaliveTimer } from '../lib/cli/ss.js'
+import { canRun, closeAll, hasCommand, tcpPair } from './helpers.js'
 
 afterEach(() => {
   vi.restoreAllMocks()

@@ -1,0 +1,160 @@
+// `tcp-keepalive demo`: a loopback server gives each accepted connection its
+// own keepalive settings, then prints what the kernel holds for each.
+import { once } from 'node:events'
+import net from 'node:net'
+import { parseArgs } from 'node:util'
+import { deadPeerDetectionMs } from '../detection.js'
+import { configureKeepalive, keepaliveSupport, type KeepaliveOptions, type KeepaliveState, readKeepalive } from '../index.js'
+import { formatDuration, formatTable } from './format.js'
+import { hasSs, ssKeepaliveTimer } from './ss.js'
+import { type Command, UsageError } from './command.js'
+
+interface Profile {
+  name: string
+  /** What the server does to its accepted socket, as code. */
+  asked: string
+  apply(socket: net.Socket): void
+}
+
+const configure = (name: string, options: KeepaliveOptions): Profile => ({
+  name,
+  asked: `configureKeepalive(${JSON.stringify(options).replace(/"/g, '').replace(/,/g, ', ').replace(/:/g, ': ')})`,
+  apply: (socket) => configureKeepalive(socket, options),
+})
+
+const PROFILES: Profile[] = [
+  { name: 'kernel defaults', asked: '(nothing)', apply: () => {} },
+  { name: 'Node alone', asked: 'socket.setKeepAlive(true, 60000)', apply: (socket) => socket.setKeepAlive(true, 60_000) },
+  configure('behind AWS NLB (350 s idle)', { idle: 300_000, interval: 15_000, count: 3 }),
+  configure('fast dead-peer detection', { idle: 10_000, interval: 5_000, count: 3, userTimeout: 25_000 }),
+  configure('rounded up to seconds', { idle: 1_500, interval: 1 }),
+  {
+    name: 'sticky (as http.Agent reuse)',
+    asked: 'configureKeepalive({idle: 45000, count: 4}) then socket.setKeepAlive(true, 1000)',
+    apply: (socket) => configureKeepalive(socket, { idle: 45_000, count: 4 }).setKeepAlive(true, 1_000),
+  },
+]
+
+const HELP = `Usage: tcp-keepalive demo [options]
+
+Starts a server on 127.0.0.1, connects one client per profile, gives each
+accepted connection its own keepalive settings and prints what the kernel
+holds for each, read back with getsockopt and checked against ss -tnoi.
+
+Options:
+  --idle <ms>           Add a row with your own settings: idle time
+  --interval <ms>         ... time between probes
+  --count <n>             ... unanswered probes before the connection is dropped
+  --user-timeout <ms>     ... TCP_USER_TIMEOUT
+  --json                Print the rows as JSON
+  -h, --help            Show this help
+`
+
+interface Row {
+  profile: string
+  asked: string
+  kernel: KeepaliveState
+  /** The keepalive timer ss reports, ms; null when none is armed or ss is missing. */
+  ssTimer: number | null
+  deadPeerDetection: number | null
+}
+
+export const demo: Command = {
+  summary: 'Show per-connection keepalive settings on a loopback server, read back from the kernel',
+  help: HELP,
+  async run(argv, out) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        idle: { type: 'string' },
+        interval: { type: 'string' },
+        count: { type: 'string' },
+        'user-timeout': { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    })
+    const profiles = [...PROFILES]
+    const custom = customOptions(values)
+    if (custom) profiles.push(configure('your settings', custom))
+
+    const rows = await runProfiles(profiles)
+    if (values.json) {
+      out.write(`${JSON.stringify({ support: keepaliveSupport, rows }, null, 2)}\n`)
+      return 0
+    }
+    out.write(`${describeMode()}\n\n`)
+    out.write(
+      `${formatTable(
+        ['profile', 'on', 'idle', 'interval', 'count', 'user timeout', 'ss timer', 'dead peer dropped after'],
+        rows.map(({ profile, kernel, ssTimer, deadPeerDetection }) => [
+          profile,
+          kernel.enabled === null ? '?' : kernel.enabled ? 'yes' : 'no',
+          formatDuration(kernel.idle),
+          formatDuration(kernel.interval),
+          kernel.count === null ? '-' : String(kernel.count),
+          kernel.userTimeout === 0 ? 'default' : formatDuration(kernel.userTimeout),
+          formatDuration(ssTimer),
+          kernel.enabled === false ? 'never (keepalive off)' : formatDuration(deadPeerDetection),
+        ]),
+      )}\n\n`,
+    )
+    out.write(`What each server connection did:\n${rows.map(({ profile, asked }) => `  ${profile}: ${asked}`).join('\n')}\n`)
+    return 0
+  },
+}
+
+function customOptions(values: Record<string, unknown>): KeepaliveOptions | null {
+  const options: KeepaliveOptions = {}
+  const numbers = { idle: 'idle', interval: 'interval', count: 'count', 'user-timeout': 'userTimeout' } as const
+  for (const [flag, field] of Object.entries(numbers)) {
+    const text = values[flag]
+    if (typeof text !== 'string') continue
+    const value = Number(text)
+    if (text.trim() === '' || Number.isNaN(value)) throw new UsageError(`--${flag} must be a number, got '${text}'`)
+    options[field] = value
+  }
+  return Object.keys(options).length > 0 ? options : null
+}
+
+async function runProfiles(profiles: Profile[]): Promise<Row[]> {
+  const server = net.createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as net.AddressInfo
+  const ss = hasSs()
+  const sockets: net.Socket[] = []
+  try {
+    const rows: Row[] = []
+    for (const profile of profiles) {
+      const accepted = once(server, 'connection')
+      const client = net.connect(port, '127.0.0.1')
+      sockets.push(client)
+      const [socket] = (await accepted) as [net.Socket]
+      sockets.push(socket)
+      try {
+        profile.apply(socket)
+      } catch (error) {
+        // A bad --idle etc. is the user's input: report it like a usage error.
+        if (error instanceof RangeError || error instanceof TypeError) throw new UsageError(error.message)
+        throw error
+      }
+      const kernel = readKeepalive(socket)
+      rows.push({
+        profile: profile.name,
+        asked: profile.asked,
+        kernel,
+        ssTimer: ss ? ssKeepaliveTimer(port, socket.remotePort) : null,
+        deadPeerDetection: deadPeerDetectionMs(kernel),
+      })
+    }
+    return rows
+  } finally {
+    for (const socket of sockets) socket.destroy()
+    server.close()
+  }
+}
+
+function describeMode(): string {
+  if (keepaliveSupport.native) return 'tcp-keepalive: native binding (setsockopt/getsockopt on the socket fd)'
+  return `tcp-keepalive: fallback to Node's setKeepAlive (${keepaliveSupport.reason}); the kernel's values cannot be read back`
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// The `tcp-keepalive` command. Exit codes: 0 success, 1 failure, 2 wrong arguments.
+import { type Command, UsageError } from './command.js'
+import { demo } from './demo.js'
+
+const COMMANDS: Record<string, Command> = { demo }
+
+const USAGE = `Usage: tcp-keepalive <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, command]) => `  ${name.padEnd(10)}${command.summary}`)
+  .join('\n')}
+
+Run 'tcp-keepalive <command> --help' for a command's options.
+`
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === '--help' || name === '-h') {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  const command = name === undefined ? undefined : COMMANDS[name]
+  if (command === undefined) {
+    process.stderr.write(`${name === undefined ? '' : `tcp-keepalive: unknown command '${name}'\n\n`}${USAGE}`)
+    return 2
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(command.help)
+    return 0
+  }
+  try {
+    return await command.run(rest, process.stdout)
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    if (error instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_'))) {
+      process.stderr.write(`tcp-keepalive ${name}: ${(error as Error).message}\nRun 'tcp-keepalive ${name} --help' for usage.\n`)
+      return 2
+    }
+    throw error
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (error: unknown) => {
+      process.stderr.write(`tcp-keepalive: ${(error as Error).stack ?? String(error)}\n`)
+      process.exitCode = 1
+    },
+  )
+}
