@@ -104,16 +104,22 @@ int Apply(int fd, const int values[kFieldCount]) {
   int error = CheckTcp(fd);
   if (error != 0) return error;
 
+  Field pending[kFieldCount];
+  int total = 0;
+  for (Field field : kWriteOrder) {
+    if (values[field] == kUnset) continue;
+    if (!Supported(field)) return -ENOPROTOOPT;
+    pending[total++] = field;
+  }
+
+  // Each write but the last is preceded by a read of the value it replaces,
+  // for the rollback. The last needs none: if it fails, it changed nothing.
   int previous[kFieldCount];
   Field written[kFieldCount];
   int count = 0;
-  for (Field field : kWriteOrder) {
-    if (values[field] == kUnset) continue;
-    if (!Supported(field)) {
-      error = -ENOPROTOOPT;
-      break;
-    }
-    if ((error = GetOption(fd, field, &previous[field])) != 0) break;
+  for (int i = 0; i < total; i++) {
+    Field field = pending[i];
+    if (i < total - 1 && (error = GetOption(fd, field, &previous[field])) != 0) break;
     if ((error = SetOption(fd, field, values[field])) != 0) break;
     written[count++] = field;
   }

