@@ -1,0 +1,203 @@
+// Throwaway networks: three namespaces joined by veth, with the peers
+// running in them as child processes.
+//
+//   client (c0) --- (rc) router (rs) --- (s0) server
+//
+// A link is cut by taking a host's own interface down: the other host's
+// link stays up, so its packets leave it and vanish behind the router, as
+// they do when a peer loses power or a cable far away. The router stays
+// silent about it (no ICMP unreachable), like routers that do not know a
+// host beyond their segment died. Addresses are from the documentation
+// ranges (RFC 5737), which nothing routes: they exist only in these namespaces.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import readline from 'node:readline'
+import { createNamespaces, deleteNamespace, inNamespace, ip } from './netns.js'
+import type { PeerCommand, PeerConfig, PeerEvent } from './peer.js'
+
+export interface LabOptions {
+  /**
+   * A middlebox in the router that forgets established flows idle this many
+   * seconds (conntrack), drops packets of flows it does not know, and lets
+   * new flows in only with a SYN, like a NAT, stateful firewall or LVS.
+   */
+  forgetIdleFlowsAfterSeconds?: number
+}
+
+const ADDRESSES = {
+  client: '192.0.2.2/24',
+  routerClientSide: '192.0.2.1/24',
+  routerServerSide: '198.51.100.1/24',
+  server: '198.51.100.2/24',
+}
+
+const SILENT_ROUTER_RULES = `table inet lab {
+  chain output {
+    type filter hook output priority 0; policy accept;
+    icmp type destination-unreachable drop
+  }
+}
+`
+
+const MIDDLEBOX_RULES = `table inet middlebox {
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+    ct state established,related accept
+    ct state new tcp flags & (syn | ack) == syn accept
+  }
+}
+`
+
+/** The tests run lib/ from source, but a peer is a plain node process: it always runs the built file. */
+const BESIDE = path.join(__dirname, 'peer.js')
+const PEER_SCRIPT = existsSync(BESIDE) ? BESIDE : path.join(__dirname, '..', '..', 'dist', 'lab', 'peer.js')
+
+type Host = 'client' | 'server'
+
+export class Lab {
+  readonly serverAddress: string
+  private readonly namespaces: Record<'client' | 'router' | 'server', string>
+  private readonly peers = new Set<Peer>()
+
+  constructor(readonly options: LabOptions = {}) {
+    const { c, r, s } = createNamespaces(['c', 'r', 's'] as const)
+    this.namespaces = { client: c, router: r, server: s }
+    try {
+      this.build()
+    } catch (error) {
+      this.close()
+      throw error
+    }
+    this.serverAddress = ADDRESSES.server.split('/')[0]
+  }
+
+  private build(): void {
+    const { client, router } = this.namespaces
+    ip('link', 'add', 'c0', 'netns', client, 'type', 'veth', 'peer', 'name', 'rc', 'netns', router)
+    this.address(client, 'c0', ADDRESSES.client)
+    this.address(router, 'rc', ADDRESSES.routerClientSide)
+    ip('-n', client, 'route', 'add', 'default', 'via', ADDRESSES.routerClientSide.split('/')[0])
+    this.connectServer()
+    inNamespace(router, ['sysctl', '-qw', 'net.ipv4.ip_forward=1'])
+    inNamespace(router, ['nft', '-f', '-'], SILENT_ROUTER_RULES)
+    const seconds = this.options.forgetIdleFlowsAfterSeconds
+    if (seconds !== undefined) {
+      inNamespace(router, ['nft', '-f', '-'], MIDDLEBOX_RULES) // also loads conntrack in the router, making its sysctls appear
+      inNamespace(router, [
+        'sysctl',
+        '-qw',
+        `net.netfilter.nf_conntrack_tcp_timeout_established=${seconds}`,
+        'net.netfilter.nf_conntrack_tcp_loose=0', // a forgotten flow's next packet must not be adopted again
+      ])
+    }
+  }
+
+  /** The router—server link, the server's address and its route: made again when the server reboots. */
+  private connectServer(): void {
+    const { router, server } = this.namespaces
+    ip('link', 'add', 's0', 'netns', server, 'type', 'veth', 'peer', 'name', 'rs', 'netns', router)
+    this.address(router, 'rs', ADDRESSES.routerServerSide)
+    this.address(server, 's0', ADDRESSES.server)
+    ip('-n', server, 'route', 'add', 'default', 'via', ADDRESSES.routerServerSide.split('/')[0])
+  }
+
+  private address(namespace: string, device: string, cidr: string): void {
+    ip('-n', namespace, 'addr', 'add', cidr, 'dev', device)
+    ip('-n', namespace, 'link', 'set', device, 'up')
+  }
+
+  /** Starts a peer program on a host; resolves once it reports ready (listening, or all connected). */
+  async start(host: Host, config: PeerConfig): Promise<Peer> {
+    const child = spawn('ip', ['netns', 'exec', this.namespaces[host], process.execPath, PEER_SCRIPT, JSON.stringify(config)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    const peer = new Peer(child)
+    this.peers.add(peer)
+    await peer.next((event) => event.event === 'ready', 10_000)
+    return peer
+  }
+
+  /** Takes the host's own interface down: the other host now talks into a void, with no RST and no ICMP. */
+  cutLink(host: Host): void {
+    ip('-n', this.namespaces[host], 'link', 'set', host === 'client' ? 'c0' : 's0', 'down')
+  }
+
+  /** ss -tnoi inside a host's namespace, for one local port. */
+  ss(host: Host, localPort: number): string {
+    return inNamespace(this.namespaces[host], ['ss', '-tnoiH', `sport = :${localPort}`])
+  }
+
+  /** The server host crashes (its programs and all its connection state vanish) and comes back with the same address. */
+  rebootServer(): void {
+    for (const peer of this.peers) if (peer.host === this.namespaces.server) peer.kill()
+    // Deleting the router's end destroys the pair at once; a deleted namespace
+    // would keep its end until its killed programs are gone.
+    ip('-n', this.namespaces.router, 'link', 'del', 'rs')
+    deleteNamespace(this.namespaces.server)
+    ip('netns', 'add', this.namespaces.server)
+    ip('-n', this.namespaces.server, 'link', 'set', 'lo', 'up')
+    this.connectServer()
+  }
+
+  close(): void {
+    for (const peer of this.peers) peer.kill()
+    for (const name of Object.values(this.namespaces)) deleteNamespace(name)
+  }
+}
+
+/** A peer program running in a namespace: its events so far, and a way to wait for more. */
+export class Peer {
+  readonly events: PeerEvent[] = []
+  readonly host: string
+  private readonly waiters = new Set<() => void>()
+  private stderr = ''
+
+  constructor(private readonly child: ChildProcess) {
+    this.host = child.spawnargs[2]
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      this.events.push(JSON.parse(line) as PeerEvent)
+      for (const wake of this.waiters) wake()
+    })
+    child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()))
+    child.on('exit', () => {
+      for (const wake of this.waiters) wake()
+    })
+  }
+
+  /** The first event (past or future) that matches, or a rejection after timeoutMs. */
+  next(matches: (event: PeerEvent) => boolean, timeoutMs: number): Promise<PeerEvent> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const found = this.events.find(matches)
+        if (found) return done(() => resolve(found))
+        if (this.child.exitCode !== null || this.child.signalCode !== null) {
+          done(() => reject(new Error(`lab peer exited (${this.child.exitCode ?? this.child.signalCode}): ${this.stderr.trim()}`)))
+        }
+      }
+      const timer = setTimeout(() => done(() => reject(new Error(`lab peer: no matching event within ${timeoutMs} ms`))), timeoutMs)
+      const done = (settle: () => void) => {
+        clearTimeout(timer)
+        this.waiters.delete(check)
+        settle()
+      }
+      this.waiters.add(check)
+      check()
+    })
+  }
+
+  /** The first event of a kind for a connection, if it happened. */
+  find<K extends PeerEvent['event']>(kind: K, name: string): Extract<PeerEvent, { event: K }> | undefined {
+    return this.events.find((event) => event.event === kind && 'name' in event && event.name === name) as
+      | Extract<PeerEvent, { event: K }>
+      | undefined
+  }
+
+  send(command: PeerCommand): void {
+    this.child.stdin!.write(`${JSON.stringify(command)}\n`)
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL')
+  }
+}

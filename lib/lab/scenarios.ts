@@ -1,0 +1,323 @@
+// What happens to idle and busy connections on real (simulated) networks,
+// measured. Each scenario builds its own lab, runs peers in it, and reports
+// one measurement per connection against a bound derived from the settings.
+import { setTimeout as sleep } from 'node:timers/promises'
+import { deadPeerDetectionMs } from '../detection.js'
+import type { KeepaliveOptions } from '../index.js'
+import { Lab, type Peer } from './lab.js'
+import type { Connection } from './peer.js'
+
+export interface Measurement {
+  /** The connection: what it had. */
+  label: string
+  /** What must happen, in words. */
+  expected: string
+  /** What happened: an error code, 'received', 'nothing arrived', 'still open', ... */
+  outcome: string
+  /** From the scenario's reference point (last packet, or the write) to the outcome; null when nothing happened. */
+  measuredMs: number | null
+  /** The time the outcome must come within, when there is one. */
+  boundMs: number | null
+  ok: boolean
+}
+
+export interface ScenarioResult {
+  id: string
+  title: string
+  measurements: Measurement[]
+}
+
+export interface Scenario {
+  id: string
+  title: string
+  /** Roughly how long it runs, for progress displays. */
+  expectedMs: number
+  run(): Promise<ScenarioResult>
+}
+
+const PORT = 8001
+const QUERY_PORT = 8002
+/** Grace on top of a bound: timers, scheduling, and the child processes' reporting. */
+const SLACK_MS = 1000
+
+function detection(options: KeepaliveOptions): number {
+  const { idle = 0, interval = 0, count = 0, userTimeout = 0 } = options
+  return deadPeerDetectionMs({ enabled: true, idle, interval, count, userTimeout })!
+}
+
+function describe(options: KeepaliveOptions | undefined): string {
+  if (!options) return 'no keepalive'
+  const parts = Object.entries(options).map(([key, value]) => (key === 'count' ? `count ${value}` : `${key} ${Number(value) / 1000} s`))
+  return parts.join(', ')
+}
+
+async function withLab<T>(lab: Lab, body: (lab: Lab) => Promise<T>): Promise<T> {
+  try {
+    return await body(lab)
+  } finally {
+    lab.close()
+  }
+}
+
+function connectedAt(peer: Peer, name: string): number {
+  const connected = peer.find('connected', name)
+  if (!connected) throw new Error(`lab: ${name} never connected`)
+  return connected.at
+}
+
+/**
+ * 1. A NAT / firewall / LVS forgets flows idle for T seconds. The server
+ * sends 2T after the last packet: unprompted (push) or as the answer to a
+ * request (a long query). Only connections whose keepalive idle is below T
+ * keep the flow in the middlebox's table and receive it.
+ */
+export function middleboxScenario(forgetAfterSeconds = 3): Scenario {
+  const forgetMs = forgetAfterSeconds * 1000
+  const lateMs = 2 * forgetMs
+  const keepalive: KeepaliveOptions = { idle: 1000, interval: 1000, count: 3 }
+  if (keepalive.idle! >= forgetMs) throw new Error('the keepalive idle must be below the middlebox timeout')
+  const connections: Connection[] = [
+    { name: 'push, no keepalive', port: PORT },
+    { name: 'push, keepalive', port: PORT, keepalive },
+    { name: 'long query, no keepalive', port: QUERY_PORT, request: 'query\n' },
+    { name: 'long query, keepalive', port: QUERY_PORT, request: 'query\n', keepalive },
+  ]
+  return {
+    id: 'middlebox',
+    title: `Middlebox forgets flows idle ${forgetAfterSeconds} s; the server sends after ${2 * forgetAfterSeconds} s`,
+    expectedMs: lateMs + 2 * SLACK_MS,
+    run: () =>
+      withLab(new Lab({ forgetIdleFlowsAfterSeconds: forgetAfterSeconds }), async (lab) => {
+        await lab.start('server', {
+          role: 'server',
+          host: lab.serverAddress,
+          listeners: [
+            { port: PORT, mode: 'push', delayMs: lateMs },
+            { port: QUERY_PORT, mode: 'reply', delayMs: lateMs },
+          ],
+        })
+        const client = await lab.start('client', { role: 'client', host: lab.serverAddress, connections })
+        await sleep(lateMs + 2 * SLACK_MS) // long enough to see that nothing comes
+        const measurements = connections.map(({ name, keepalive: options }): Measurement => {
+          const data = client.find('data', name)
+          const measuredMs = data ? data.at - connectedAt(client, name) : null
+          const boundMs = options ? lateMs + SLACK_MS : null
+          return {
+            label: `${name} (${describe(options)})`,
+            expected: options ? `arrives after ${lateMs / 1000} s` : 'never arrives: the middlebox forgot the flow',
+            outcome: data ? 'received' : 'nothing arrived',
+            measuredMs,
+            boundMs,
+            ok: options ? measuredMs !== null && measuredMs <= boundMs! : data === undefined,
+          }
+        })
+        return { id: 'middlebox', title: `Middlebox forgets idle flows after ${forgetAfterSeconds} s`, measurements }
+      }),
+  }
+}
+
+/**
+ * 2. The server's link is cut while connections are idle (power loss,
+ * cable, crashed VM): no FIN, no RST, no ICMP. Keepalive finds out in
+ * idle + interval x count; the kernel defaults take 2 h 11 min.
+ */
+export function deadPeerScenario(): Scenario {
+  const settings: KeepaliveOptions[] = [
+    { idle: 1000, interval: 1000, count: 2 },
+    { idle: 2000, interval: 1000, count: 3 },
+  ]
+  const connections: Connection[] = [
+    ...settings.map((keepalive) => ({ name: describe(keepalive), port: PORT, keepalive })),
+    { name: 'kernel defaults (keepalive on)', port: PORT, keepalive: { enable: true } },
+  ]
+  const windowMs = Math.max(...settings.map(detection)) + SLACK_MS
+  return {
+    id: 'dead-peer',
+    title: "Dead peer: the server's link is cut while idle",
+    expectedMs: windowMs,
+    run: () =>
+      withLab(new Lab(), async (lab) => {
+        await lab.start('server', { role: 'server', host: lab.serverAddress, listeners: [{ port: PORT, mode: 'hold' }] })
+        const client = await lab.start('client', { role: 'client', host: lab.serverAddress, connections })
+        lab.cutLink('server')
+        const started = Date.now()
+        await Promise.race([
+          Promise.all(settings.map((keepalive) => client.next((e) => e.event === 'error' && e.name === describe(keepalive), windowMs))),
+          sleep(windowMs),
+        ]).catch(() => {})
+        await sleep(Math.max(0, started + windowMs - Date.now())) // the control is judged at the end of the window
+        return {
+          id: 'dead-peer',
+          title: "Dead peer: the server's link is cut while idle",
+          measurements: connections.map(({ name, keepalive }): Measurement => {
+            const error = client.find('error', name)
+            const measuredMs = error ? error.at - connectedAt(client, name) : null
+            if (keepalive && 'idle' in keepalive) {
+              const expectedMs = detection(keepalive)
+              return {
+                label: name,
+                expected: `ETIMEDOUT after ${expectedMs / 1000} s of silence`,
+                outcome: error?.code ?? 'still open',
+                measuredMs,
+                boundMs: expectedMs + SLACK_MS,
+                // Not before the last probe could have gone unanswered: it was keepalive, nothing else.
+                ok: error?.code === 'ETIMEDOUT' && measuredMs! <= expectedMs + SLACK_MS && measuredMs! >= expectedMs - keepalive.interval!,
+              }
+            }
+            return {
+              label: name,
+              expected: `still open after ${windowMs / 1000} s (it takes 2 h 11 min)`,
+              outcome: error?.code ?? 'still open',
+              measuredMs,
+              boundMs: null,
+              ok: error === undefined,
+            }
+          }),
+        }
+      }),
+  }
+}
+
+/**
+ * 3. The server host crashes and comes back with the same address but none
+ * of its connections. An idle client learns it from the RST that answers
+ * its next keepalive probe, without ever sending data.
+ */
+export function peerRebootedScenario(): Scenario {
+  const keepalive: KeepaliveOptions = { idle: 2000, interval: 1000, count: 10 }
+  const name = describe(keepalive)
+  const boundMs = detection(keepalive)
+  return {
+    id: 'peer-rebooted',
+    title: 'Peer rebooted: the server comes back without its connection state',
+    expectedMs: keepalive.idle! + SLACK_MS,
+    run: () =>
+      withLab(new Lab(), async (lab) => {
+        await lab.start('server', { role: 'server', host: lab.serverAddress, listeners: [{ port: PORT, mode: 'hold' }] })
+        const client = await lab.start('client', { role: 'client', host: lab.serverAddress, connections: [{ name, port: PORT, keepalive }] })
+        lab.rebootServer()
+        const error = await client.next((e) => e.event === 'error', boundMs + SLACK_MS).catch(() => undefined)
+        const measuredMs = error ? error.at - connectedAt(client, name) : null
+        const code = error?.event === 'error' ? error.code : 'still open'
+        return {
+          id: 'peer-rebooted',
+          title: 'Peer rebooted',
+          measurements: [
+            {
+              label: `${name}, no data sent`,
+              expected: `ECONNRESET at the first probe after the server is back (idle ${keepalive.idle! / 1000} s)`,
+              outcome: code,
+              measuredMs,
+              boundMs,
+              ok: code === 'ECONNRESET' && measuredMs! <= boundMs && client.events.every((e) => e.event !== 'written'),
+            },
+          ],
+        }
+      }),
+  }
+}
+
+/**
+ * 4. Data is sent into a cut link. Keepalive does not probe while data is
+ * unacknowledged, so only TCP_USER_TIMEOUT bounds how long the sender
+ * retransmits (otherwise ~15 min with tcp_retries2 = 15).
+ */
+export function dataInFlightScenario(userTimeoutMs = 3000): Scenario {
+  const keepalive: KeepaliveOptions = { idle: 1000, interval: 1000, count: 2 }
+  const withTimeout: KeepaliveOptions = { ...keepalive, userTimeout: userTimeoutMs }
+  const connections: Connection[] = [
+    { name: describe(withTimeout), port: PORT, keepalive: withTimeout },
+    { name: describe(keepalive), port: PORT, keepalive },
+  ]
+  const windowMs = userTimeoutMs + SLACK_MS
+  return {
+    id: 'data-in-flight',
+    title: 'Data in flight on a cut link',
+    expectedMs: windowMs,
+    run: () =>
+      withLab(new Lab(), async (lab) => {
+        await lab.start('server', { role: 'server', host: lab.serverAddress, listeners: [{ port: PORT, mode: 'hold' }] })
+        const client = await lab.start('client', { role: 'client', host: lab.serverAddress, connections })
+        lab.cutLink('server')
+        for (const { name } of connections) client.send({ cmd: 'write', name, data: 'data that will never be acknowledged\n' })
+        await Promise.all(connections.map(({ name }) => client.next((e) => e.event === 'written' && e.name === name, 5000)))
+        await sleep(windowMs)
+        return {
+          id: 'data-in-flight',
+          title: 'Data in flight on a cut link',
+          measurements: connections.map(({ name, keepalive: options }): Measurement => {
+            const error = client.find('error', name)
+            const measuredMs = error ? error.at - client.find('written', name)!.at : null
+            if (options?.userTimeout) {
+              return {
+                label: name,
+                expected: `ETIMEDOUT ${userTimeoutMs / 1000} s after the write`,
+                outcome: error?.code ?? 'still open',
+                measuredMs,
+                boundMs: userTimeoutMs + SLACK_MS,
+                ok: error?.code === 'ETIMEDOUT' && measuredMs! <= userTimeoutMs + SLACK_MS,
+              }
+            }
+            // ss shows the retransmission timer ("on") rather than keepalive's.
+            const retransmitting = !error && /timer:\(on,/.test(lab.ss('client', client.find('connected', name)!.localPort))
+            return {
+              label: name,
+              expected: `still retransmitting after ${windowMs / 1000} s, though idle + interval x count is ${detection(keepalive) / 1000} s`,
+              outcome: error?.code ?? (retransmitting ? 'still retransmitting' : 'open, not retransmitting'),
+              measuredMs,
+              boundMs: null,
+              ok: retransmitting,
+            }
+          }),
+        }
+      }),
+  }
+}
+
+/**
+ * 5. A server that configures its accepted connections notices a client
+ * whose link was cut, and frees the connection.
+ */
+export function serverSideScenario(): Scenario {
+  const keepalive: KeepaliveOptions = { idle: 1000, interval: 1000, count: 2 }
+  const boundMs = detection(keepalive) + SLACK_MS
+  return {
+    id: 'server-side',
+    title: "Server side: a client's link is cut",
+    expectedMs: boundMs,
+    run: () =>
+      withLab(new Lab(), async (lab) => {
+        const server = await lab.start('server', {
+          role: 'server',
+          host: lab.serverAddress,
+          listeners: [{ port: PORT, mode: 'hold', keepalive }],
+        })
+        await lab.start('client', { role: 'client', host: lab.serverAddress, connections: [{ name: 'client', port: PORT }] })
+        const accepted = await server.next((e) => e.event === 'connected', 5000)
+        const name = (accepted as { name: string }).name
+        lab.cutLink('client')
+        const closed = await server.next((e) => e.event === 'close' && e.name === name, boundMs + SLACK_MS).catch(() => undefined)
+        const error = server.find('error', name)
+        const measuredMs = error ? error.at - accepted.at : null
+        const open = closed?.event === 'close' ? closed.open : null
+        return {
+          id: 'server-side',
+          title: "Server side: a client's link is cut",
+          measurements: [
+            {
+              label: `accepted connection (${describe(keepalive)})`,
+              expected: `ETIMEDOUT after ${detection(keepalive) / 1000} s, connection freed`,
+              outcome: error ? `${error.code}, ${open === 0 ? 'freed' : `${open} still open`}` : 'still open',
+              measuredMs,
+              boundMs,
+              ok: error?.code === 'ETIMEDOUT' && measuredMs! <= boundMs && open === 0,
+            },
+          ],
+        }
+      }),
+  }
+}
+
+export function allScenarios(): Scenario[] {
+  return [middleboxScenario(), deadPeerScenario(), peerRebootedScenario(), dataInFlightScenario(), serverSideScenario()]
+}

@@ -1,0 +1,130 @@
+// Keepalive on real (simulated) networks: network namespaces joined by veth,
+// an nftables middlebox, cut links and a rebooted host. Needs root; under
+// CI=true it must run. Measured times are printed with each scenario.
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { formatTable } from '../lib/cli/format.js'
+import { Lab } from '../lib/lab/lab.js'
+import { ip, labUnavailableReason } from '../lib/lab/netns.js'
+import {
+  dataInFlightScenario,
+  deadPeerScenario,
+  middleboxScenario,
+  peerRebootedScenario,
+  type ScenarioResult,
+  serverSideScenario,
+} from '../lib/lab/scenarios.js'
+import { canRun } from './helpers.js'
+
+const unavailable = labUnavailableReason()
+const runs = canRun(`the network lab: ${unavailable}`, unavailable === null)
+
+function report(result: ScenarioResult): ScenarioResult {
+  const ms = (value: number | null) => (value === null ? '-' : `${value} ms`)
+  const rows = result.measurements.map((m) => [m.label, m.expected, m.outcome, ms(m.measuredMs), ms(m.boundMs), m.ok ? 'ok' : 'FAILED'])
+  console.log(`${result.title}\n${formatTable(['connection', 'expected', 'outcome', 'measured', 'bound', ''], rows)}\n`)
+  return result
+}
+
+function measurement(result: ScenarioResult, labelStart: string) {
+  const found = result.measurements.find((m) => m.label.startsWith(labelStart))
+  if (!found) throw new Error(`no measurement "${labelStart}" in ${result.id}`)
+  return found
+}
+
+function labNamespacesOf(pid: number): string[] {
+  return ip('netns', 'list')
+    .split('\n')
+    .map((line) => line.split(' ')[0])
+    .filter((name) => name.startsWith(`tka${pid}x`))
+}
+
+describe.skipIf(!runs)(`network lab${runs ? '' : ` (skipped: ${unavailable})`}`, () => {
+  it('a middlebox that forgets idle flows: only keepalive gets late data and late answers through', { timeout: 30_000 }, async () => {
+    const result = report(await middleboxScenario(3).run())
+    for (const name of ['push, no keepalive', 'long query, no keepalive']) {
+      expect(measurement(result, name)).toMatchObject({ outcome: 'nothing arrived', ok: true })
+    }
+    for (const name of ['push, keepalive', 'long query, keepalive']) {
+      const m = measurement(result, name)
+      expect(m.outcome).toBe('received')
+      expect(m.measuredMs).toBeGreaterThanOrEqual(6_000)
+      expect(m.measuredMs).toBeLessThanOrEqual(7_000)
+    }
+  })
+
+  it('a dead peer: ETIMEDOUT within idle + interval x count + 1 s for two settings; kernel defaults still open', { timeout: 30_000 }, async () => {
+    const result = report(await deadPeerScenario().run())
+    for (const [name, expected] of [
+      ['idle 1 s, interval 1 s, count 2', 3_000],
+      ['idle 2 s, interval 1 s, count 3', 5_000],
+    ] as const) {
+      const m = measurement(result, name)
+      expect(m.outcome).toBe('ETIMEDOUT')
+      expect(m.measuredMs).toBeLessThanOrEqual(expected + 1_000)
+      expect(m.measuredMs).toBeGreaterThanOrEqual(expected - 1_000)
+    }
+    expect(measurement(result, 'kernel defaults')).toMatchObject({ outcome: 'still open', ok: true })
+  })
+
+  it('a rebooted peer: an idle client gets ECONNRESET from the RST that answers its next probe', { timeout: 30_000 }, async () => {
+    const result = report(await peerRebootedScenario().run())
+    const m = measurement(result, 'idle 2 s')
+    expect(m.outcome).toBe('ECONNRESET')
+    expect(m.measuredMs).toBeGreaterThanOrEqual(2_000 - 100) // the first probe, at idle
+    expect(m.measuredMs).toBeLessThanOrEqual(m.boundMs!)
+    expect(m.ok).toBe(true)
+  })
+
+  it('data in flight on a cut link: userTimeout ends it within U + 1 s; keepalive alone does not', { timeout: 30_000 }, async () => {
+    const result = report(await dataInFlightScenario(3_000).run())
+    const bounded = measurement(result, 'idle 1 s, interval 1 s, count 2, userTimeout 3 s')
+    expect(bounded.outcome).toBe('ETIMEDOUT')
+    expect(bounded.measuredMs).toBeLessThanOrEqual(4_000)
+    expect(bounded.measuredMs).toBeGreaterThanOrEqual(3_000 - 100)
+    expect(result.measurements.find((m) => !m.label.includes('userTimeout'))).toMatchObject({ outcome: 'still retransmitting', ok: true })
+  })
+
+  it('server side: a server configuring accepted connections detects a cut client and frees it', { timeout: 30_000 }, async () => {
+    const result = report(await serverSideScenario().run())
+    const m = measurement(result, 'accepted connection')
+    expect(m.outcome).toBe('ETIMEDOUT, freed')
+    expect(m.measuredMs).toBeLessThanOrEqual(4_000)
+    expect(m.ok).toBe(true)
+  })
+
+  describe('harness', () => {
+    it('removes its namespaces on close', () => {
+      const lab = new Lab()
+      expect(labNamespacesOf(process.pid).length).toBe(3)
+      lab.close()
+      expect(labNamespacesOf(process.pid)).toEqual([])
+    })
+
+    it("sweeps an earlier crashed run's namespaces", () => {
+      const dead = spawnSync(process.execPath, ['-e', '0']).pid! // a pid that no longer runs
+      const leftover = `tka${dead}x1c`
+      ip('netns', 'add', leftover)
+      const lab = new Lab()
+      lab.close()
+      expect(labNamespacesOf(dead)).toEqual([])
+    })
+
+    it('tears down on Ctrl-C', { timeout: 20_000 }, async () => {
+      const script = `
+        const { Lab } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'lab', 'lab.js'))})
+        new Lab()
+        console.log('up')
+        setInterval(() => {}, 1000)`
+      const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+      await once(child.stdout, 'data')
+      expect(labNamespacesOf(child.pid!).length).toBe(3)
+      child.kill('SIGINT')
+      const [code, signal] = await once(child, 'exit')
+      expect(signal ?? code).toBe('SIGINT')
+      expect(labNamespacesOf(child.pid!)).toEqual([])
+    })
+  })
+})
