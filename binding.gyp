@@ -7,7 +7,8 @@
       "cflags_cc": ["-Wall", "-Wextra", "-Werror"],
       "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-Wall", "-Wextra"] },
       "conditions": [
-        ["OS == 'win'", { "sources": ["native/keepalive_win.cc"] }, { "sources": ["native/keepalive_posix.cc"] }]
+        ["OS == 'win'", { "sources": ["native/keepalive_win.cc"] }, { "sources": ["native/keepalive_posix.cc"] }],
+        ["OS == 'linux'", { "sources": ["native/process_fd_linux.cc"] }, { "sources": ["native/process_fd_none.cc"] }]
       ]
     }
   ]

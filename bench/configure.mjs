@@ -32,21 +32,25 @@ const MEMORY_CALLS = [100_000, 400_000]
 const writers = {
   'tcp-keepalive configureKeepalive({ interval, count, userTimeout })': (socket, i) =>
     configureKeepalive(socket, { interval: 1000 + (i & 1) * 1000, count: 3, userTimeout: 10_000 }),
-  'net-keepalive setKeepAliveInterval + setKeepAliveProbes + setUserTimeout': netKeepalive && ((socket, i) => {
-    netKeepalive.setKeepAliveInterval(socket, 1000 + (i & 1) * 1000)
-    netKeepalive.setKeepAliveProbes(socket, 3)
-    netKeepalive.setUserTimeout(socket, 10_000)
-  }),
+  'net-keepalive setKeepAliveInterval + setKeepAliveProbes + setUserTimeout':
+    netKeepalive &&
+    ((socket, i) => {
+      netKeepalive.setKeepAliveInterval(socket, 1000 + (i & 1) * 1000)
+      netKeepalive.setKeepAliveProbes(socket, 3)
+      netKeepalive.setUserTimeout(socket, 10_000)
+    }),
   // Alternating delays, or Node skips the call as unchanged.
   'node socket.setKeepAlive(true, delay) (idle only)': (socket, i) => socket.setKeepAlive(true, 1000 + (i & 1) * 1000),
 }
 const readers = {
   'tcp-keepalive readKeepalive() (all five fields)': (socket) => readKeepalive(socket),
-  'net-keepalive getKeepAliveInterval + getKeepAliveProbes + getUserTimeout': netKeepalive && ((socket) => {
-    netKeepalive.getKeepAliveInterval(socket)
-    netKeepalive.getKeepAliveProbes(socket)
-    netKeepalive.getUserTimeout(socket)
-  }),
+  'net-keepalive getKeepAliveInterval + getKeepAliveProbes + getUserTimeout':
+    netKeepalive &&
+    ((socket) => {
+      netKeepalive.getKeepAliveInterval(socket)
+      netKeepalive.getKeepAliveProbes(socket)
+      netKeepalive.getUserTimeout(socket)
+    }),
 }
 
 async function connectedSocket(server) {
@@ -112,7 +116,11 @@ async function main() {
   for (const [name, fn] of Object.entries({ ...writers, ...readers })) {
     if (!fn) continue
     const growth = (calls) =>
-      Number(execFileSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--memory', String(calls), name], { encoding: 'utf8' }))
+      Number(
+        execFileSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--memory', String(calls), name], {
+          encoding: 'utf8',
+        }),
+      )
     const perCall = (growth(many) - growth(few)) / (many - few)
     console.log(`  ${name.padEnd(78)} ${perCall.toFixed(1).padStart(7)} B/call`)
   }

@@ -37,7 +37,10 @@ export function fallbackBackend(reason: string): Backend {
       for (const field of ['interval', 'count'] as const) {
         if (settings[field] === undefined) continue
         if (!nodeSetsIntervalAndCount) {
-          missing.push({ field, why: `Node ${process.version}'s setKeepAlive forces interval 1 s and count 10 (Node 24.19+ and 26.4+ take them)` })
+          missing.push({
+            field,
+            why: `Node ${process.version}'s setKeepAlive forces interval 1 s and count 10 (Node 24.19+ and 26.4+ take them)`,
+          })
         } else if (settings.idle === undefined) {
           missing.push({ field, why: "Node's setKeepAlive applies interval and count only together with idle" })
         }

@@ -126,7 +126,10 @@ export function configureKeepalive<T extends KeepaliveTarget>(target: T, options
 
   if (typeof target === 'number') {
     if (!backend.native) {
-      throw keepaliveError('ERR_KEEPALIVE_UNSUPPORTED', `A file descriptor needs the native binding, which is not in use: ${backend.reason}`)
+      throw keepaliveError(
+        'ERR_KEEPALIVE_UNSUPPORTED',
+        `A file descriptor needs the native binding, which is not in use: ${backend.reason}`,
+      )
     }
     backend.apply({ socket: null, fd: target }, withoutUnsupported(settings, strict))
     return target
@@ -154,7 +157,10 @@ export function readKeepalive(target: KeepaliveTarget): KeepaliveState {
   if (typeof target === 'number') return backend.read({ socket: null, fd: target })
   const status = socketStatus(target)
   if (status.state === 'pending') {
-    throw keepaliveError('ERR_SOCKET_NOT_CONNECTED', 'The socket is not connected yet: read its keepalive settings after it emits "connect"')
+    throw keepaliveError(
+      'ERR_SOCKET_NOT_CONNECTED',
+      'The socket is not connected yet: read its keepalive settings after it emits "connect"',
+    )
   }
   return backend.read(socketTarget(target, status.fd))
 }

@@ -15,6 +15,8 @@ export interface Binding {
   notTcp: number
   apply(fd: number, values: Int32Array): number
   read(fd: number, values: Int32Array): number
+  /** A new fd for process `pid`'s `fd` (Linux 5.6+ pidfd_getfd), or -errno. */
+  duplicateProcessFd(pid: number, fd: number): number
 }
 
 /** In a values array: leave unchanged (apply) or cannot be read (read). */

@@ -105,10 +105,7 @@ function checkNumber(field: Exclude<Field, 'enable'>, value: unknown, limits: Fi
   if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value)
   const { max } = acceptedRange(limits)
   const valid =
-    Number.isFinite(value) &&
-    (limits.min > 0 ? value > 0 : value >= 0) &&
-    value <= max &&
-    (field !== 'count' || Number.isInteger(value))
+    Number.isFinite(value) && (limits.min > 0 ? value > 0 : value >= 0) && value <= max && (field !== 'count' || Number.isInteger(value))
   if (!valid) throw outOfRange(name, describeRange(field, limits), value)
   // Round up: a 1500 ms idle must not probe sooner than asked (Node truncates it to 1 s).
   return Math.ceil(value / limits.unitMs) * limits.unitMs

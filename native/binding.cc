@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "keepalive.h"
+#include "process_fd.h"
 
 namespace {
 
@@ -40,6 +41,18 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), tcp_keepalive::Read(fd, values));
 }
 
+// (pid: number, fd: number) -> a new fd, or -errno.
+Napi::Value DuplicateProcessFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "expected (pid: number, fd: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int pid = info[0].As<Napi::Number>().Int32Value();
+  int fd = info[1].As<Napi::Number>().Int32Value();
+  return Napi::Number::New(env, tcp_keepalive::DuplicateProcessFd(pid, fd));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Object fields = Napi::Object::New(env);
   for (int i = 0; i < kFieldCount; i++) {
@@ -58,6 +71,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("notTcp", tcp_keepalive::kNotTcp);
   exports.Set("apply", Napi::Function::New(env, Apply, "apply"));
   exports.Set("read", Napi::Function::New(env, Read, "read"));
+  exports.Set("duplicateProcessFd", Napi::Function::New(env, DuplicateProcessFd, "duplicateProcessFd"));
   return exports;
 }
 

@@ -1,15 +1,31 @@
 // The tcp-keepalive command as a user runs it: the built bin in a child process.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { formatDuration } from '../lib/cli/format.js'
+import { parseEndpoint } from '../lib/cli/inspect.js'
 import { deadPeerDetectionMs } from '../lib/detection.js'
+import { labUnavailableReason } from '../lib/lab/netns.js'
+import { canRun, hasCommand } from './helpers.js'
 
 const bin = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, ...env } })
+function run(args: string[], env: NodeJS.ProcessEnv = {}, asUser?: 'nobody') {
+  // As nobody: setpriv drops root for the one command, to test what a user without rights sees.
+  const command = asUser ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath] : [process.execPath]
+  const result = spawnSync(command[0], [...command.slice(1), bin, ...args], { encoding: 'utf8', env: { ...process.env, ...env } })
   return { code: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+const isRoot = process.getuid?.() === 0
+const canDropRoot = canRun('root and setpriv (util-linux), to run a command as an unprivileged user', isRoot && hasCommand('setpriv'))
+
+function expectOneLineFailure(result: ReturnType<typeof run>, code: number, message: string | RegExp) {
+  expect(result.code).toBe(code)
+  expect(result.stderr).toMatch(message)
+  expect(result.stderr).not.toMatch(/^\s+at /m) // no stack trace
 }
 
 describe('tcp-keepalive', () => {
@@ -71,6 +87,141 @@ describe('tcp-keepalive demo', () => {
     expect(stdout).toContain("fallback to Node's setKeepAlive (TCP_KEEPALIVE_FORCE_FALLBACK=1 is set)")
     // Our read reports nothing; ss shows the 60 s idle Node applied, already ticking down.
     expect(stdout).toMatch(/^Node alone +\? +- +- +- +- +(5\d(\.\d)? s|1 min) +-$/m)
+  })
+})
+
+describe('tcp-keepalive doctor', () => {
+  const defaults = ['time', 'intvl', 'probes'].map((name) => Number(readFileSync(`/proc/sys/net/ipv4/tcp_keepalive_${name}`, 'utf8')))
+
+  it('reports the native binding, what it can do, the kernel defaults, and passes its self-test', () => {
+    const { code, stdout } = run(['doctor'])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/^binding +native, (local build|prebuild): \S+tcp.keepalive\S*\.node$/m)
+    expect(stdout).toMatch(/^can set +enable, idle, interval, count, userTimeout$/m)
+    expect(stdout).toMatch(/^ {2}ok {4}read back: the kernel holds every field as set$/m)
+    expect(stdout).toMatch(/^ {2}ok {4}ss timer: keepalive timer (2\d|30)(\.\d)? s/m)
+  })
+
+  it('--json: the kernel defaults from /proc and every self-test check passed', () => {
+    const { code, stdout } = run(['doctor', '--json'])
+    expect(code).toBe(0)
+    const report = JSON.parse(stdout)
+    expect(report.kernelDefaults).toEqual({ idle: defaults[0] * 1000, interval: defaults[1] * 1000, count: defaults[2] })
+    expect(report.binding).toMatchObject({ inUse: true, reason: null })
+    expect(report.selfTest.map((check: { name: string; ok: boolean }) => [check.name, check.ok])).toEqual([
+      ['read back', true],
+      ['ss timer', true],
+    ])
+  })
+
+  it('in fallback mode says why, skips the read-back, and still checks the timer with ss', () => {
+    const { code, stdout } = run(['doctor'], { TCP_KEEPALIVE_FORCE_FALLBACK: '1', NODE_NO_WARNINGS: '1' })
+    expect(code).toBe(0)
+    expect(stdout).toMatch(
+      /^binding +not in use: TCP_KEEPALIVE_FORCE_FALLBACK=1 is set \(a binding exists: .+\); using Node's setKeepAlive$/m,
+    )
+    expect(stdout).toMatch(/^ {2}skip {2}read back: not possible in fallback mode$/m)
+    expect(stdout).toMatch(/^ {2}ok {4}ss timer/m)
+  })
+
+  it('rejects unknown options with exit 2', () => {
+    expectOneLineFailure(run(['doctor', '--verbose']), 2, "Unknown option '--verbose'")
+  })
+})
+
+describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
+  const children: Array<{ kill(): void }> = []
+  afterEach(() => children.splice(0).forEach((child) => child.kill()))
+
+  async function processWithSockets() {
+    const child = spawn(process.execPath, [path.join(__dirname, 'children', 'sockets.cjs')], { stdio: ['ignore', 'pipe', 'inherit'] })
+    children.push(child)
+    const [line] = (await once(child.stdout, 'data')) as [Buffer]
+    return { pid: child.pid!, ports: JSON.parse(line.toString()) as { port: number; configured: number; plain: number; v6: number } }
+  }
+
+  it("lists the process's TCP sockets with their state, addresses and keepalive settings", async () => {
+    const { pid, ports } = await processWithSockets()
+    const { code, stdout } = run(['inspect', String(pid), '--json'])
+    expect(code).toBe(0)
+    const { sockets } = JSON.parse(stdout)
+    const at = (local: string) => sockets.find((socket: { local: string }) => socket.local === local)
+    expect(at(`127.0.0.1:${ports.port}`)).toMatchObject({ state: 'LISTEN', remote: '0.0.0.0:0' })
+    expect(at(`[::1]:${ports.v6}`)).toMatchObject({ state: 'LISTEN', remote: '[::]:0' })
+    expect(at(`127.0.0.1:${ports.configured}`)).toMatchObject({
+      state: 'ESTABLISHED',
+      remote: `127.0.0.1:${ports.port}`,
+      keepalive: { enabled: true, idle: 45_000, interval: 5_000, count: 4, userTimeout: 30_000 },
+      deadPeerDetection: 50_000,
+    })
+    expect(at(`127.0.0.1:${ports.plain}`)).toMatchObject({ state: 'ESTABLISHED', keepalive: { enabled: false } })
+    expect(sockets.filter((socket: { state: string }) => socket.state === 'ESTABLISHED')).toHaveLength(4) // two clients, two accepted
+  })
+
+  it('prints a table', async () => {
+    const { pid, ports } = await processWithSockets()
+    const { code, stdout } = run(['inspect', String(pid)])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(
+      new RegExp(
+        `^\\d+ +ESTABLISHED +127\\.0\\.0\\.1:${ports.configured} +127\\.0\\.0\\.1:${ports.port} +yes +45 s +5 s +4 +30 s +50 s$`,
+        'm',
+      ),
+    )
+  })
+
+  it('wrong arguments: exit 2 with one line', () => {
+    expectOneLineFailure(run(['inspect']), 2, 'expected exactly one process id')
+    expectOneLineFailure(run(['inspect', 'abc']), 2, "'abc' is not a process id")
+    expectOneLineFailure(run(['inspect', '1', '2']), 2, 'expected exactly one process id')
+  })
+
+  it('a process that does not exist: exit 1 with one line', () => {
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!
+    expectOneLineFailure(run(['inspect', String(gone)]), 1, `tcp-keepalive inspect: no process with pid ${gone}`)
+  })
+
+  it('without the native binding: exit 1 saying why', async () => {
+    const { pid } = await processWithSockets()
+    expectOneLineFailure(
+      run(['inspect', String(pid)], { TCP_KEEPALIVE_FORCE_FALLBACK: '1' }),
+      1,
+      'inspect needs the native binding: TCP_KEEPALIVE_FORCE_FALLBACK=1 is set',
+    )
+  })
+
+  it.skipIf(!canDropRoot)('without ptrace rights over the process: exit 1 saying what is needed', async () => {
+    const { pid } = await processWithSockets()
+    expectOneLineFailure(run(['inspect', String(pid)], {}, 'nobody'), 1, /permission denied: .* needs ptrace rights over the process/)
+  })
+
+  it.each([
+    ['0100007F:1F90', '127.0.0.1:8080'],
+    ['00000000:0000', '0.0.0.0:0'],
+    ['00000000000000000000000001000000:0050', '[::1]:80'],
+    ['0000000000000000FFFF00000100007F:01BB', '[::ffff:127.0.0.1]:443'],
+  ])('parses /proc/net/tcp endpoint %s as %s', (text, endpoint) => {
+    expect(parseEndpoint(text)).toBe(endpoint)
+  })
+})
+
+describe('tcp-keepalive demo --network', () => {
+  const unavailable = labUnavailableReason()
+
+  it.skipIf(!canRun(`the network lab: ${unavailable}`, unavailable === null))(
+    'runs every lab scenario live and ends with a table of outcomes',
+    { timeout: 60_000 },
+    () => {
+      const { code, stdout } = run(['demo', '--network'])
+      expect(code).toBe(0)
+      expect(stdout.match(/: as expected \(/g)).toHaveLength(5)
+      expect(stdout).toMatch(/^Dead peer: the server's link is cut while idle +idle 1 s, interval 1 s, count 2 +ETIMEDOUT +\d+ ms/m)
+      expect(stdout).toMatch(/^ +kernel defaults \(keepalive on\) +still open +- /m)
+    },
+  )
+
+  it.skipIf(!canDropRoot)('as an unprivileged user: exit 1 with one line, not a stack trace', () => {
+    expectOneLineFailure(run(['demo', '--network'], {}, 'nobody'), 1, 'tcp-keepalive demo: --network: the network lab needs root')
   })
 })
 

@@ -22,7 +22,15 @@ const kinds: Array<[string, () => Promise<{ client: net.Socket; accepted: net.So
 ]
 
 it('native binding is in use on Linux, with every field', () => {
-  expect(keepaliveSupport).toMatchObject({ native: true, reason: null, idle: true, interval: true, count: true, userTimeout: true, read: true })
+  expect(keepaliveSupport).toMatchObject({
+    native: true,
+    reason: null,
+    idle: true,
+    interval: true,
+    count: true,
+    userTimeout: true,
+    read: true,
+  })
   expect(keepaliveSupport.ranges.idle).toEqual({ min: 1, max: 32_767_000, unitMs: 1000 })
   expect(keepaliveSupport.ranges.count).toEqual({ min: 1, max: 127, unitMs: 1 })
 })

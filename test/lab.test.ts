@@ -13,7 +13,8 @@ import {
   deadPeerScenario,
   middleboxScenario,
   peerRebootedScenario,
-  type ScenarioResult,
+  type Measurement,
+  type Scenario,
   serverSideScenario,
 } from '../lib/lab/scenarios.js'
 import { canRun } from './helpers.js'
@@ -21,16 +22,18 @@ import { canRun } from './helpers.js'
 const unavailable = labUnavailableReason()
 const runs = canRun(`the network lab: ${unavailable}`, unavailable === null)
 
-function report(result: ScenarioResult): ScenarioResult {
+/** Runs a scenario and prints its measurements in the test output. */
+async function run(scenario: Scenario): Promise<Measurement[]> {
+  const measurements = await scenario.run()
   const ms = (value: number | null) => (value === null ? '-' : `${value} ms`)
-  const rows = result.measurements.map((m) => [m.label, m.expected, m.outcome, ms(m.measuredMs), ms(m.boundMs), m.ok ? 'ok' : 'FAILED'])
-  console.log(`${result.title}\n${formatTable(['connection', 'expected', 'outcome', 'measured', 'bound', ''], rows)}\n`)
-  return result
+  const rows = measurements.map((m) => [m.label, m.expected, m.outcome, ms(m.measuredMs), ms(m.boundMs), m.ok ? 'ok' : 'FAILED'])
+  console.log(`${scenario.title}\n${formatTable(['connection', 'expected', 'outcome', 'measured', 'bound', ''], rows)}\n`)
+  return measurements
 }
 
-function measurement(result: ScenarioResult, labelStart: string) {
-  const found = result.measurements.find((m) => m.label.startsWith(labelStart))
-  if (!found) throw new Error(`no measurement "${labelStart}" in ${result.id}`)
+function measurement(measurements: Measurement[], labelStart: string): Measurement {
+  const found = measurements.find((m) => m.label.startsWith(labelStart))
+  if (!found) throw new Error(`no measurement "${labelStart}"`)
   return found
 }
 
@@ -43,7 +46,7 @@ function labNamespacesOf(pid: number): string[] {
 
 describe.skipIf(!runs)(`network lab${runs ? '' : ` (skipped: ${unavailable})`}`, () => {
   it('a middlebox that forgets idle flows: only keepalive gets late data and late answers through', { timeout: 30_000 }, async () => {
-    const result = report(await middleboxScenario(3).run())
+    const result = await run(middleboxScenario(3))
     for (const name of ['push, no keepalive', 'long query, no keepalive']) {
       expect(measurement(result, name)).toMatchObject({ outcome: 'nothing arrived', ok: true })
     }
@@ -55,22 +58,26 @@ describe.skipIf(!runs)(`network lab${runs ? '' : ` (skipped: ${unavailable})`}`,
     }
   })
 
-  it('a dead peer: ETIMEDOUT within idle + interval x count + 1 s for two settings; kernel defaults still open', { timeout: 30_000 }, async () => {
-    const result = report(await deadPeerScenario().run())
-    for (const [name, expected] of [
-      ['idle 1 s, interval 1 s, count 2', 3_000],
-      ['idle 2 s, interval 1 s, count 3', 5_000],
-    ] as const) {
-      const m = measurement(result, name)
-      expect(m.outcome).toBe('ETIMEDOUT')
-      expect(m.measuredMs).toBeLessThanOrEqual(expected + 1_000)
-      expect(m.measuredMs).toBeGreaterThanOrEqual(expected - 1_000)
-    }
-    expect(measurement(result, 'kernel defaults')).toMatchObject({ outcome: 'still open', ok: true })
-  })
+  it(
+    'a dead peer: ETIMEDOUT within idle + interval x count + 1 s for two settings; kernel defaults still open',
+    { timeout: 30_000 },
+    async () => {
+      const result = await run(deadPeerScenario())
+      for (const [name, expected] of [
+        ['idle 1 s, interval 1 s, count 2', 3_000],
+        ['idle 2 s, interval 1 s, count 3', 5_000],
+      ] as const) {
+        const m = measurement(result, name)
+        expect(m.outcome).toBe('ETIMEDOUT')
+        expect(m.measuredMs).toBeLessThanOrEqual(expected + 1_000)
+        expect(m.measuredMs).toBeGreaterThanOrEqual(expected - 1_000)
+      }
+      expect(measurement(result, 'kernel defaults')).toMatchObject({ outcome: 'still open', ok: true })
+    },
+  )
 
   it('a rebooted peer: an idle client gets ECONNRESET from the RST that answers its next probe', { timeout: 30_000 }, async () => {
-    const result = report(await peerRebootedScenario().run())
+    const result = await run(peerRebootedScenario())
     const m = measurement(result, 'idle 2 s')
     expect(m.outcome).toBe('ECONNRESET')
     expect(m.measuredMs).toBeGreaterThanOrEqual(2_000 - 100) // the first probe, at idle
@@ -79,16 +86,16 @@ describe.skipIf(!runs)(`network lab${runs ? '' : ` (skipped: ${unavailable})`}`,
   })
 
   it('data in flight on a cut link: userTimeout ends it within U + 1 s; keepalive alone does not', { timeout: 30_000 }, async () => {
-    const result = report(await dataInFlightScenario(3_000).run())
+    const result = await run(dataInFlightScenario(3_000))
     const bounded = measurement(result, 'idle 1 s, interval 1 s, count 2, userTimeout 3 s')
     expect(bounded.outcome).toBe('ETIMEDOUT')
     expect(bounded.measuredMs).toBeLessThanOrEqual(4_000)
     expect(bounded.measuredMs).toBeGreaterThanOrEqual(3_000 - 100)
-    expect(result.measurements.find((m) => !m.label.includes('userTimeout'))).toMatchObject({ outcome: 'still retransmitting', ok: true })
+    expect(result.find((m) => !m.label.includes('userTimeout'))).toMatchObject({ outcome: 'still retransmitting', ok: true })
   })
 
   it('server side: a server configuring accepted connections detects a cut client and frees it', { timeout: 30_000 }, async () => {
-    const result = report(await serverSideScenario().run())
+    const result = await run(serverSideScenario())
     const m = measurement(result, 'accepted connection')
     expect(m.outcome).toBe('ETIMEDOUT, freed')
     expect(m.measuredMs).toBeLessThanOrEqual(4_000)

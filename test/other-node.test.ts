@@ -30,28 +30,33 @@ const thisNodeTakesIntervalAndCount = net.Socket.prototype.setKeepAlive.length >
 const unknown = { enabled: null, idle: null, interval: null, count: null, userTimeout: null }
 
 describe('fallback on this Node (setKeepAlive(enable, delay) only)', () => {
-  it.skipIf(thisNodeTakesIntervalAndCount)(
-    'sets enable and idle (rounded up), warns once per field it cannot set, reads nothing',
-    () => {
-      const result = runChild(process.execPath, 'fallback.cjs')
-      expect(result.support).toMatchObject({ native: false, reason: 'TCP_KEEPALIVE_FORCE_FALLBACK=1 is set', idle: true, interval: false, count: false, userTimeout: false, read: false })
-      // libuv forces interval 1 s and count 10 with every idle it writes.
-      expect(result.configured).toEqual({ enabled: true, idle: 2_000, interval: 1_000, count: 10, userTimeout: 0 })
-      expect(result.read).toEqual(unknown)
-      expect(result.afterSetKeepAlive).toMatchObject({ enabled: true, idle: 2_000 })
-      expect(result.afterDisable.enabled).toBe(false)
-      expect(result.warnings.map((w: { message: string }) => w.message)).toEqual([
-        expect.stringMatching(/^tcp-keepalive cannot set userTimeout here: Node's setKeepAlive has no user timeout$/),
-        expect.stringMatching(/^tcp-keepalive cannot set interval here: Node v20\.\d+\.\d+'s setKeepAlive forces interval 1 s and count 10/),
-        expect.stringMatching(/^tcp-keepalive cannot set count here/),
-      ])
-      expect(result.warnings.every((w: { code: string }) => w.code === 'TCP_KEEPALIVE_UNSUPPORTED')).toBe(true)
-      expect(result.strictError).toMatchObject({ code: 'ERR_KEEPALIVE_UNSUPPORTED', message: expect.stringContaining('userTimeout') })
-      expect(result.unchangedAfterStrict).toBe(true)
-      expect(result.fdError).toMatchObject({ code: 'ERR_KEEPALIVE_UNSUPPORTED', message: expect.stringContaining('file descriptor') })
-      expect(result.merged).toMatchObject({ idle: 4_000, interval: 1_000, count: 10 })
-    },
-  )
+  it.skipIf(thisNodeTakesIntervalAndCount)('sets enable and idle (rounded up), warns once per field it cannot set, reads nothing', () => {
+    const result = runChild(process.execPath, 'fallback.cjs')
+    expect(result.support).toMatchObject({
+      native: false,
+      reason: 'TCP_KEEPALIVE_FORCE_FALLBACK=1 is set',
+      idle: true,
+      interval: false,
+      count: false,
+      userTimeout: false,
+      read: false,
+    })
+    // libuv forces interval 1 s and count 10 with every idle it writes.
+    expect(result.configured).toEqual({ enabled: true, idle: 2_000, interval: 1_000, count: 10, userTimeout: 0 })
+    expect(result.read).toEqual(unknown)
+    expect(result.afterSetKeepAlive).toMatchObject({ enabled: true, idle: 2_000 })
+    expect(result.afterDisable.enabled).toBe(false)
+    expect(result.warnings.map((w: { message: string }) => w.message)).toEqual([
+      expect.stringMatching(/^tcp-keepalive cannot set userTimeout here: Node's setKeepAlive has no user timeout$/),
+      expect.stringMatching(/^tcp-keepalive cannot set interval here: Node v20\.\d+\.\d+'s setKeepAlive forces interval 1 s and count 10/),
+      expect.stringMatching(/^tcp-keepalive cannot set count here/),
+    ])
+    expect(result.warnings.every((w: { code: string }) => w.code === 'TCP_KEEPALIVE_UNSUPPORTED')).toBe(true)
+    expect(result.strictError).toMatchObject({ code: 'ERR_KEEPALIVE_UNSUPPORTED', message: expect.stringContaining('userTimeout') })
+    expect(result.unchangedAfterStrict).toBe(true)
+    expect(result.fdError).toMatchObject({ code: 'ERR_KEEPALIVE_UNSUPPORTED', message: expect.stringContaining('file descriptor') })
+    expect(result.merged).toMatchObject({ idle: 4_000, interval: 1_000, count: 10 })
+  })
 })
 
 const haveOtherNode = otherNode !== '' && existsSync(otherNode)
@@ -64,7 +69,6 @@ describe.skipIf(!canRun('TCP_KEEPALIVE_OTHER_NODE: a Node 24.19+ or 26.4+ binary
       expect(result.native).toBe(true)
       expect(result.afterSetKeepAlive).toEqual({ enabled: true, idle: 2_000, interval: 5_000, count: 4, userTimeout: 5_000 })
     })
-
 
     it('fallback: sets enable, idle, interval and count, keeps them across setKeepAlive, warns only for userTimeout', () => {
       expect(nodeMajor(otherNode)).toBeGreaterThanOrEqual(24)

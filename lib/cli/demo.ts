@@ -8,6 +8,7 @@ import { configureKeepalive, keepaliveSupport, type KeepaliveOptions, type Keepa
 import { formatDuration, formatTable } from './format.js'
 import { hasSs, ssKeepaliveTimer } from './ss.js'
 import { type Command, UsageError } from './command.js'
+import { networkDemo } from './network-demo.js'
 
 interface Profile {
   name: string
@@ -47,6 +48,9 @@ Options:
   --count <n>             ... unanswered probes before the connection is dropped
   --user-timeout <ms>     ... TCP_USER_TIMEOUT
   --json                Print the rows as JSON
+  --network             Instead: run the network lab live (Linux, root): a middlebox
+                        that forgets idle flows, a dead peer, a rebooted peer, data in
+                        flight on a cut link, a server detecting a cut client
   -h, --help            Show this help
 `
 
@@ -71,8 +75,10 @@ export const demo: Command = {
         count: { type: 'string' },
         'user-timeout': { type: 'string' },
         json: { type: 'boolean', default: false },
+        network: { type: 'boolean', default: false },
       },
     })
+    if (values.network) return networkDemo(out)
     const profiles = [...PROFILES]
     const custom = customOptions(values)
     if (custom) profiles.push(configure('your settings', custom))

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // The `tcp-keepalive` command. Exit codes: 0 success, 1 failure, 2 wrong arguments.
-import { type Command, UsageError } from './command.js'
+import { type Command, CommandError, UsageError } from './command.js'
 import { demo } from './demo.js'
+import { doctor } from './doctor.js'
+import { inspect } from './inspect.js'
 
-const COMMANDS: Record<string, Command> = { demo }
+const COMMANDS: Record<string, Command> = { demo, doctor, inspect }
 
 const USAGE = `Usage: tcp-keepalive <command> [options]
 
@@ -37,6 +39,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_'))) {
       process.stderr.write(`tcp-keepalive ${name}: ${(error as Error).message}\nRun 'tcp-keepalive ${name} --help' for usage.\n`)
       return 2
+    }
+    if (error instanceof CommandError) {
+      process.stderr.write(`tcp-keepalive ${name}: ${error.message}\n`)
+      return 1
     }
     throw error
   }

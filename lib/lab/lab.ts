@@ -189,8 +189,7 @@ export class Peer {
   /** The first event of a kind for a connection, if it happened. */
   find<K extends PeerEvent['event']>(kind: K, name: string): Extract<PeerEvent, { event: K }> | undefined {
     return this.events.find((event) => event.event === kind && 'name' in event && event.name === name) as
-      | Extract<PeerEvent, { event: K }>
-      | undefined
+      Extract<PeerEvent, { event: K }> | undefined
   }
 
   send(command: PeerCommand): void {

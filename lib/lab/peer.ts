@@ -23,7 +23,8 @@ export interface Connection {
   request?: string
 }
 
-export type PeerConfig = { role: 'server'; host: string; listeners: Listener[] } | { role: 'client'; host: string; connections: Connection[] }
+export type PeerConfig =
+  { role: 'server'; host: string; listeners: Listener[] } | { role: 'client'; host: string; connections: Connection[] }
 
 export type PeerEvent =
   | { event: 'ready'; at: number }

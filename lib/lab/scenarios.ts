@@ -21,18 +21,13 @@ export interface Measurement {
   ok: boolean
 }
 
-export interface ScenarioResult {
-  id: string
-  title: string
-  measurements: Measurement[]
-}
-
 export interface Scenario {
   id: string
   title: string
   /** Roughly how long it runs, for progress displays. */
   expectedMs: number
-  run(): Promise<ScenarioResult>
+  /** Builds a lab, runs the peers, tears it all down; one measurement per connection. */
+  run(): Promise<Measurement[]>
 }
 
 const PORT = 8001
@@ -111,7 +106,7 @@ export function middleboxScenario(forgetAfterSeconds = 3): Scenario {
             ok: options ? measuredMs !== null && measuredMs <= boundMs! : data === undefined,
           }
         })
-        return { id: 'middlebox', title: `Middlebox forgets idle flows after ${forgetAfterSeconds} s`, measurements }
+        return measurements
       }),
   }
 }
@@ -146,34 +141,30 @@ export function deadPeerScenario(): Scenario {
           sleep(windowMs),
         ]).catch(() => {})
         await sleep(Math.max(0, started + windowMs - Date.now())) // the control is judged at the end of the window
-        return {
-          id: 'dead-peer',
-          title: "Dead peer: the server's link is cut while idle",
-          measurements: connections.map(({ name, keepalive }): Measurement => {
-            const error = client.find('error', name)
-            const measuredMs = error ? error.at - connectedAt(client, name) : null
-            if (keepalive && 'idle' in keepalive) {
-              const expectedMs = detection(keepalive)
-              return {
-                label: name,
-                expected: `ETIMEDOUT after ${expectedMs / 1000} s of silence`,
-                outcome: error?.code ?? 'still open',
-                measuredMs,
-                boundMs: expectedMs + SLACK_MS,
-                // Not before the last probe could have gone unanswered: it was keepalive, nothing else.
-                ok: error?.code === 'ETIMEDOUT' && measuredMs! <= expectedMs + SLACK_MS && measuredMs! >= expectedMs - keepalive.interval!,
-              }
-            }
+        return connections.map(({ name, keepalive }): Measurement => {
+          const error = client.find('error', name)
+          const measuredMs = error ? error.at - connectedAt(client, name) : null
+          if (keepalive && 'idle' in keepalive) {
+            const expectedMs = detection(keepalive)
             return {
               label: name,
-              expected: `still open after ${windowMs / 1000} s (it takes 2 h 11 min)`,
+              expected: `ETIMEDOUT after ${expectedMs / 1000} s of silence`,
               outcome: error?.code ?? 'still open',
               measuredMs,
-              boundMs: null,
-              ok: error === undefined,
+              boundMs: expectedMs + SLACK_MS,
+              // Not before the last probe could have gone unanswered: it was keepalive, nothing else.
+              ok: error?.code === 'ETIMEDOUT' && measuredMs! <= expectedMs + SLACK_MS && measuredMs! >= expectedMs - keepalive.interval!,
             }
-          }),
-        }
+          }
+          return {
+            label: name,
+            expected: `still open after ${windowMs / 1000} s (it takes 2 h 11 min)`,
+            outcome: error?.code ?? 'still open',
+            measuredMs,
+            boundMs: null,
+            ok: error === undefined,
+          }
+        })
       }),
   }
 }
@@ -194,25 +185,25 @@ export function peerRebootedScenario(): Scenario {
     run: () =>
       withLab(new Lab(), async (lab) => {
         await lab.start('server', { role: 'server', host: lab.serverAddress, listeners: [{ port: PORT, mode: 'hold' }] })
-        const client = await lab.start('client', { role: 'client', host: lab.serverAddress, connections: [{ name, port: PORT, keepalive }] })
+        const client = await lab.start('client', {
+          role: 'client',
+          host: lab.serverAddress,
+          connections: [{ name, port: PORT, keepalive }],
+        })
         lab.rebootServer()
         const error = await client.next((e) => e.event === 'error', boundMs + SLACK_MS).catch(() => undefined)
         const measuredMs = error ? error.at - connectedAt(client, name) : null
         const code = error?.event === 'error' ? error.code : 'still open'
-        return {
-          id: 'peer-rebooted',
-          title: 'Peer rebooted',
-          measurements: [
-            {
-              label: `${name}, no data sent`,
-              expected: `ECONNRESET at the first probe after the server is back (idle ${keepalive.idle! / 1000} s)`,
-              outcome: code,
-              measuredMs,
-              boundMs,
-              ok: code === 'ECONNRESET' && measuredMs! <= boundMs && client.events.every((e) => e.event !== 'written'),
-            },
-          ],
-        }
+        return [
+          {
+            label: `${name}, no data sent`,
+            expected: `ECONNRESET at the first probe after the server is back (idle ${keepalive.idle! / 1000} s)`,
+            outcome: code,
+            measuredMs,
+            boundMs,
+            ok: code === 'ECONNRESET' && measuredMs! <= boundMs && client.events.every((e) => e.event !== 'written'),
+          },
+        ]
       }),
   }
 }
@@ -242,34 +233,30 @@ export function dataInFlightScenario(userTimeoutMs = 3000): Scenario {
         for (const { name } of connections) client.send({ cmd: 'write', name, data: 'data that will never be acknowledged\n' })
         await Promise.all(connections.map(({ name }) => client.next((e) => e.event === 'written' && e.name === name, 5000)))
         await sleep(windowMs)
-        return {
-          id: 'data-in-flight',
-          title: 'Data in flight on a cut link',
-          measurements: connections.map(({ name, keepalive: options }): Measurement => {
-            const error = client.find('error', name)
-            const measuredMs = error ? error.at - client.find('written', name)!.at : null
-            if (options?.userTimeout) {
-              return {
-                label: name,
-                expected: `ETIMEDOUT ${userTimeoutMs / 1000} s after the write`,
-                outcome: error?.code ?? 'still open',
-                measuredMs,
-                boundMs: userTimeoutMs + SLACK_MS,
-                ok: error?.code === 'ETIMEDOUT' && measuredMs! <= userTimeoutMs + SLACK_MS,
-              }
-            }
-            // ss shows the retransmission timer ("on") rather than keepalive's.
-            const retransmitting = !error && /timer:\(on,/.test(lab.ss('client', client.find('connected', name)!.localPort))
+        return connections.map(({ name, keepalive: options }): Measurement => {
+          const error = client.find('error', name)
+          const measuredMs = error ? error.at - client.find('written', name)!.at : null
+          if (options?.userTimeout) {
             return {
               label: name,
-              expected: `still retransmitting after ${windowMs / 1000} s, though idle + interval x count is ${detection(keepalive) / 1000} s`,
-              outcome: error?.code ?? (retransmitting ? 'still retransmitting' : 'open, not retransmitting'),
+              expected: `ETIMEDOUT ${userTimeoutMs / 1000} s after the write`,
+              outcome: error?.code ?? 'still open',
               measuredMs,
-              boundMs: null,
-              ok: retransmitting,
+              boundMs: userTimeoutMs + SLACK_MS,
+              ok: error?.code === 'ETIMEDOUT' && measuredMs! <= userTimeoutMs + SLACK_MS,
             }
-          }),
-        }
+          }
+          // ss shows the retransmission timer ("on") rather than keepalive's.
+          const retransmitting = !error && /timer:\(on,/.test(lab.ss('client', client.find('connected', name)!.localPort))
+          return {
+            label: name,
+            expected: `still retransmitting after ${windowMs / 1000} s, though idle + interval x count is ${detection(keepalive) / 1000} s`,
+            outcome: error?.code ?? (retransmitting ? 'still retransmitting' : 'open, not retransmitting'),
+            measuredMs,
+            boundMs: null,
+            ok: retransmitting,
+          }
+        })
       }),
   }
 }
@@ -300,20 +287,16 @@ export function serverSideScenario(): Scenario {
         const error = server.find('error', name)
         const measuredMs = error ? error.at - accepted.at : null
         const open = closed?.event === 'close' ? closed.open : null
-        return {
-          id: 'server-side',
-          title: "Server side: a client's link is cut",
-          measurements: [
-            {
-              label: `accepted connection (${describe(keepalive)})`,
-              expected: `ETIMEDOUT after ${detection(keepalive) / 1000} s, connection freed`,
-              outcome: error ? `${error.code}, ${open === 0 ? 'freed' : `${open} still open`}` : 'still open',
-              measuredMs,
-              boundMs,
-              ok: error?.code === 'ETIMEDOUT' && measuredMs! <= boundMs && open === 0,
-            },
-          ],
-        }
+        return [
+          {
+            label: `accepted connection (${describe(keepalive)})`,
+            expected: `ETIMEDOUT after ${detection(keepalive) / 1000} s, connection freed`,
+            outcome: error ? `${error.code}, ${open === 0 ? 'freed' : `${open} still open`}` : 'still open',
+            measuredMs,
+            boundMs,
+            ok: error?.code === 'ETIMEDOUT' && measuredMs! <= boundMs && open === 0,
+          },
+        ]
       }),
   }
 }

@@ -1,7 +1,14 @@
 // Type-checked by `npm run typecheck`: an ESM consumer of the built package.
 import net from 'node:net'
 import tls from 'node:tls'
-import { configureKeepalive, keepaliveSupport, readKeepalive, type KeepaliveOptions, type KeepaliveState, type KeepaliveSupport } from 'tcp-keepalive'
+import {
+  configureKeepalive,
+  keepaliveSupport,
+  readKeepalive,
+  type KeepaliveOptions,
+  type KeepaliveState,
+  type KeepaliveSupport,
+} from 'tcp-keepalive'
 
 const options: KeepaliveOptions = { idle: 30_000, strict: true }
 const socket: tls.TLSSocket = configureKeepalive(new tls.TLSSocket(new net.Socket()), options)

@@ -1,0 +1,43 @@
+// `tcp-keepalive demo --network`: the lab scenarios run live (root, Linux),
+// with progress against the expected time, then one table of outcomes.
+import type { Writable } from 'node:stream'
+import { labUnavailableReason } from '../lab/netns.js'
+import { allScenarios, type Measurement, type Scenario } from '../lab/scenarios.js'
+import { CommandError } from './command.js'
+import { formatDuration, formatTable } from './format.js'
+
+export async function networkDemo(out: Writable & { isTTY?: boolean }): Promise<number> {
+  const unavailable = labUnavailableReason()
+  if (unavailable) throw new CommandError(`--network: ${unavailable}`)
+
+  const results: Array<{ scenario: Scenario; measurements: Measurement[] }> = []
+  for (const scenario of allScenarios()) {
+    const started = Date.now()
+    const progress = () => `  ${scenario.title}: ${formatDuration(Date.now() - started)} of about ${formatDuration(scenario.expectedMs)}`
+    let timer: NodeJS.Timeout | undefined
+    if (out.isTTY) timer = setInterval(() => out.write(`\r${progress()}\x1b[K`), 100)
+    else out.write(`  ${scenario.title} (about ${formatDuration(scenario.expectedMs)})...\n`)
+    try {
+      results.push({ scenario, measurements: await scenario.run() })
+    } finally {
+      clearInterval(timer)
+    }
+    const result = results.at(-1)!
+    const verdict = result.measurements.every((m) => m.ok) ? 'as expected' : 'NOT as expected'
+    const overwrite = out.isTTY ? '\r\x1b[K' : '' // replace the progress line
+    out.write(`${overwrite}  ${scenario.title}: ${verdict} (${formatDuration(Date.now() - started)})\n`)
+  }
+
+  const rows = results.flatMap(({ scenario, measurements }) =>
+    measurements.map((m, i) => [
+      i === 0 ? scenario.title : '',
+      m.label,
+      m.outcome,
+      m.measuredMs === null ? '-' : `${m.measuredMs} ms`,
+      m.expected,
+      m.ok ? 'ok' : 'FAILED',
+    ]),
+  )
+  out.write(`\n${formatTable(['scenario', 'connection', 'outcome', 'measured', 'expected', ''], rows)}\n`)
+  return results.every(({ measurements }) => measurements.every((m) => m.ok)) ? 0 : 1
+}
