@@ -8,7 +8,9 @@
       "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-Wall", "-Wextra"] },
       "conditions": [
         ["OS == 'win'", { "sources": ["native/keepalive_win.cc"] }, { "sources": ["native/keepalive_posix.cc"] }],
-        ["OS == 'linux'", { "sources": ["native/process_fd_linux.cc"] }, { "sources": ["native/process_fd_none.cc"] }]
+        ["OS == 'linux'",
+          { "sources": ["native/process_fd_linux.cc", "native/tcp_info_linux.cc"] },
+          { "sources": ["native/process_fd_none.cc", "native/tcp_info_none.cc"] }]
       ]
     }
   ]

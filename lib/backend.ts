@@ -12,6 +12,26 @@ export interface KeepaliveState {
   userTimeout: number | null
 }
 
+/** Linux TCP_INFO, as readTcpInfo returns it. Times in ms. */
+export interface TcpInfo {
+  /** 'ESTABLISHED', 'CLOSE_WAIT', ... */
+  state: string
+  /** Keepalive (or zero-window) probes sent and not answered yet. */
+  probes: number
+  /** Backoff exponent of the retransmission or probe timer. */
+  backoff: number
+  /** Retransmissions of the data not acknowledged yet. */
+  retransmits: number
+  /** Retransmissions over the connection's life. */
+  totalRetransmits: number
+  /** Smoothed round-trip time. */
+  rtt: number
+  rttVariance: number
+  lastDataSent: number
+  lastDataReceived: number
+  lastAckReceived: number
+}
+
 /** A socket with its fd (-1 where Node does not expose one), or a bare fd. */
 export interface Target {
   socket: net.Socket | null
@@ -26,9 +46,13 @@ export interface Backend {
   readonly limits: Limits
   /** Whether readKeepalive can report kernel values. */
   readonly canRead: boolean
+  /** Whether sockets accepted by a configured listening socket inherit its settings. */
+  readonly acceptedSocketsInherit: boolean
   /** The fields of `settings` this backend cannot apply, with why. */
   unsupported(settings: Settings): Array<{ field: Field; why: string }>
   /** Writes `settings` (all supported); throws a system error on failure. */
   apply(target: Target, settings: Settings): void
   read(target: Target): KeepaliveState
+  /** Linux TCP_INFO; absent where it cannot be read. */
+  readTcpInfo?(target: Target): TcpInfo
 }

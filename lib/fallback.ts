@@ -29,6 +29,7 @@ export function fallbackBackend(reason: string): Backend {
     reason,
     limits,
     canRead: false,
+    acceptedSocketsInherit: false, // there is no listening fd to configure
     unsupported(settings) {
       const missing: ReturnType<Backend['unsupported']> = []
       if (settings.userTimeout !== undefined) {

@@ -2,5 +2,13 @@
 // one instance (one binding, one set of per-socket settings).
 import lib from './index.js'
 
-export const { configureKeepalive, readKeepalive, keepaliveSupport } = lib
-export type { KeepaliveOptions, KeepaliveState, KeepaliveSupport, KeepaliveTarget } from './index.js'
+export const { configureKeepalive, readKeepalive, readTcpInfo, keepaliveSupport, keepaliveServer, keepaliveAgent, keepaliveConnector } = lib
+export type {
+  Connector,
+  KeepaliveOptions,
+  KeepaliveState,
+  KeepaliveSupport,
+  KeepaliveTarget,
+  ServerKeepaliveOptions,
+  TcpInfo,
+} from './index.js'

@@ -2,9 +2,10 @@
 import nodeGypBuild from 'node-gyp-build'
 import { constants } from 'node:os'
 import path from 'node:path'
-import type { Backend, KeepaliveState, Target } from './backend.js'
+import type { Backend, KeepaliveState, Target, TcpInfo } from './backend.js'
 import { keepaliveError, systemError } from './errors.js'
 import { FIELDS, type Field, type FieldLimits, type Limits } from './options.js'
+import { tcpStateName } from './tcp-states.js'
 
 /** The binding's exports (native/binding.cc). */
 export interface Binding {
@@ -13,8 +14,12 @@ export interface Binding {
   unsupportedReason: string | null
   /** The status for "a socket, but not TCP"; other non-zero statuses are -errno. */
   notTcp: number
+  acceptedSocketsInherit: boolean
   apply(fd: number, values: Int32Array): number
   read(fd: number, values: Int32Array): number
+  /** Whether readTcpInfo works on this platform. */
+  tcpInfo: boolean
+  readTcpInfo(fd: number, values: Float64Array): number
   /** A new fd for process `pid`'s `fd` (Linux 5.6+ pidfd_getfd), or -errno. */
   duplicateProcessFd(pid: number, fd: number): number
 }
@@ -57,8 +62,9 @@ export function nativeBackend(binding: Binding): Backend {
     if (fieldLimits) limits[field] = fieldLimits
   }
   const unitMs = (field: Field): number => (field === 'enable' ? 1 : (binding.fields[field]?.unitMs ?? 1))
-  // Reused for every call: the binding reads and writes it synchronously.
+  // Reused for every call: the binding reads and writes them synchronously.
   const values = new Int32Array(FIELDS.length)
+  const tcpInfo = new Float64Array(10) // native/tcp_info.h TcpInfoField order
 
   function check(status: number, syscall: string, target: Target): void {
     if (status === 0) return
@@ -75,6 +81,7 @@ export function nativeBackend(binding: Binding): Backend {
     reason: null,
     limits,
     canRead: true,
+    acceptedSocketsInherit: binding.acceptedSocketsInherit,
     unsupported: (settings) =>
       FIELDS.filter((field) => settings[field] !== undefined && !binding.fields[field]).map((field) => ({
         field,
@@ -98,5 +105,24 @@ export function nativeBackend(binding: Binding): Backend {
         userTimeout: ms(4),
       }
     },
+    readTcpInfo: binding.tcpInfo
+      ? (target): TcpInfo => {
+          check(binding.readTcpInfo(target.fd, tcpInfo), 'getsockopt', target)
+          const [state, probes, backoff, retransmits, totalRetransmits, rtt, rttVariance, lastDataSent, lastDataReceived, lastAckReceived] =
+            tcpInfo
+          return {
+            state: tcpStateName(state),
+            probes,
+            backoff,
+            retransmits,
+            totalRetransmits,
+            rtt: rtt / 1000,
+            rttVariance: rttVariance / 1000,
+            lastDataSent,
+            lastDataReceived,
+            lastAckReceived,
+          }
+        }
+      : undefined,
   }
 }

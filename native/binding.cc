@@ -4,6 +4,7 @@
 
 #include "keepalive.h"
 #include "process_fd.h"
+#include "tcp_info.h"
 
 namespace {
 
@@ -41,6 +42,19 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), tcp_keepalive::Read(fd, values));
 }
 
+// (fd: number, values: Float64Array(kTcpInfoFieldCount)) -> status.
+Napi::Value ReadTcpInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[1].As<Napi::Float64Array>().ElementLength() != tcp_keepalive::kTcpInfoFieldCount) {
+    Napi::TypeError::New(env, "expected (fd: number, values: Float64Array(10))").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  return Napi::Number::New(env, tcp_keepalive::ReadTcpInfo(fd, info[1].As<Napi::Float64Array>().Data()));
+}
+
 // (pid: number, fd: number) -> a new fd, or -errno.
 Napi::Value DuplicateProcessFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -69,8 +83,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                                        ? env.Null()
                                        : Napi::String::New(env, tcp_keepalive::kUnsupportedReason));
   exports.Set("notTcp", tcp_keepalive::kNotTcp);
+  exports.Set("acceptedSocketsInherit", Napi::Boolean::New(env, tcp_keepalive::kAcceptedSocketsInherit));
   exports.Set("apply", Napi::Function::New(env, Apply, "apply"));
   exports.Set("read", Napi::Function::New(env, Read, "read"));
+  exports.Set("tcpInfo", Napi::Boolean::New(env, tcp_keepalive::kTcpInfoSupported));
+  exports.Set("readTcpInfo", Napi::Function::New(env, ReadTcpInfo, "readTcpInfo"));
   exports.Set("duplicateProcessFd", Napi::Function::New(env, DuplicateProcessFd, "duplicateProcessFd"));
   return exports;
 }

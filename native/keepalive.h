@@ -33,6 +33,13 @@ int Apply(int fd, const int values[kFieldCount]);
 // Fills values with what the kernel holds (kUnset for unsupported fields).
 int Read(int fd, int values[kFieldCount]);
 
+// 0 when fd is a TCP socket, kNotTcp for another kind of socket, or -errno.
+int CheckTcp(int fd);
+
+// Whether sockets accepted by a listening socket start with its keepalive
+// settings, so configuring the listener configures every connection.
+extern const bool kAcceptedSocketsInherit;
+
 // Why nothing is supported, or nullptr where Apply/Read work.
 extern const char* const kUnsupportedReason;
 

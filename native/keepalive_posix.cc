@@ -66,6 +66,8 @@ int SetOption(int fd, Field field, int value) {
   return setsockopt(fd, option.level, option.name, &value, sizeof value) == 0 ? 0 : -errno;
 }
 
+}  // namespace
+
 // TCP options on a Unix socket are refused, but SO_KEEPALIVE is silently
 // accepted, so the socket's kind must be checked before anything is written.
 int CheckTcp(int fd) {
@@ -84,8 +86,6 @@ int CheckTcp(int fd) {
 #endif
 }
 
-}  // namespace
-
 // Linux's bounds (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT in the
 // kernel's include/net/tcp.h; TCP_USER_TIMEOUT takes a non-negative int of
 // milliseconds). macOS and the BSDs accept wider ranges; these are the common
@@ -97,6 +97,15 @@ const FieldLimits kLimits[kFieldCount] = {
     {Supported(kCount), 1, 127, 1},
     {Supported(kUserTimeout), 0, 2147483647, 1},
 };
+
+// Linux clones an accepted socket from its listener, keepalive settings and
+// TCP_USER_TIMEOUT included (checked with getsockopt on accepted sockets in
+// test/integrations.test.ts). Elsewhere this is not verified: configure each.
+#ifdef __linux__
+const bool kAcceptedSocketsInherit = true;
+#else
+const bool kAcceptedSocketsInherit = false;
+#endif
 
 const char* const kUnsupportedReason = nullptr;
 

@@ -9,10 +9,14 @@ namespace tcp_keepalive {
 
 const FieldLimits kLimits[kFieldCount] = {};
 
+const bool kAcceptedSocketsInherit = false;
+
 const char* const kUnsupportedReason =
     "Windows: Node does not expose a socket's handle, so only socket.setKeepAlive can be used";
 
 int Apply(int, const int[kFieldCount]) { return -ENOTSUP; }
+
+int CheckTcp(int) { return -ENOTSUP; }
 
 int Read(int, int values[kFieldCount]) {
   for (int i = 0; i < kFieldCount; i++) values[i] = kUnset;

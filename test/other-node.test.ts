@@ -55,6 +55,7 @@ describe('fallback on this Node (setKeepAlive(enable, delay) only)', () => {
     expect(result.strictError).toMatchObject({ code: 'ERR_KEEPALIVE_UNSUPPORTED', message: expect.stringContaining('userTimeout') })
     expect(result.unchangedAfterStrict).toBe(true)
     expect(result.fdError).toMatchObject({ code: 'ERR_KEEPALIVE_UNSUPPORTED', message: expect.stringContaining('file descriptor') })
+    expect(result.tcpInfoError).toMatchObject({ code: 'ERR_KEEPALIVE_UNSUPPORTED', message: expect.stringContaining('TCP_INFO') })
     expect(result.merged).toMatchObject({ idle: 4_000, interval: 1_000, count: 10 })
   })
 })

@@ -17,20 +17,30 @@ function runNode(args: string[]): string {
 }
 
 describe('entry points', () => {
-  it('require() and import give the same functions (one implementation, one binding)', () => {
+  it('require() and import give the same exports (one implementation, one binding)', () => {
     const out = runNode([
       '--input-type=module',
       '-e',
-      `import { configureKeepalive, readKeepalive, keepaliveSupport } from 'tcp-keepalive'
+      `import * as esm from 'tcp-keepalive'
        import { createRequire } from 'node:module'
        const cjs = createRequire(import.meta.url)('tcp-keepalive')
        console.log(JSON.stringify({
-         same: cjs.configureKeepalive === configureKeepalive && cjs.readKeepalive === readKeepalive && cjs.keepaliveSupport === keepaliveSupport,
-         names: Object.keys(cjs).sort(),
-         native: keepaliveSupport.native,
+         cjs: Object.keys(cjs).sort(),
+         esm: Object.keys(esm).sort(),
+         same: Object.keys(cjs).every((name) => esm[name] === cjs[name]),
+         native: esm.keepaliveSupport.native,
        }))`,
     ])
-    expect(JSON.parse(out)).toEqual({ same: true, names: ['configureKeepalive', 'keepaliveSupport', 'readKeepalive'], native: true })
+    const names = [
+      'configureKeepalive',
+      'keepaliveAgent',
+      'keepaliveConnector',
+      'keepaliveServer',
+      'keepaliveSupport',
+      'readKeepalive',
+      'readTcpInfo',
+    ]
+    expect(JSON.parse(out)).toEqual({ cjs: names, esm: names, same: true, native: true })
   })
 })
 

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 import { deadPeerDetectionMs } from '../detection.js'
 import { type KeepaliveState, readKeepalive } from '../index.js'
 import { loadBinding } from '../native.js'
+import { tcpStateName } from '../tcp-states.js'
 import { type Command, CommandError, UsageError } from './command.js'
 import { formatDuration, formatTable } from './format.js'
 
@@ -20,23 +21,6 @@ Options:
   --json      Print the sockets as JSON
   -h, --help  Show this help
 `
-
-/** include/net/tcp_states.h */
-const TCP_STATES = [
-  '',
-  'ESTABLISHED',
-  'SYN_SENT',
-  'SYN_RECV',
-  'FIN_WAIT1',
-  'FIN_WAIT2',
-  'TIME_WAIT',
-  'CLOSE',
-  'CLOSE_WAIT',
-  'LAST_ACK',
-  'LISTEN',
-  'CLOSING',
-  'NEW_SYN_RECV',
-]
 
 interface TcpEntry {
   state: string
@@ -161,7 +145,7 @@ export function readTcpTable(pid: number | 'self', table: 'tcp' | 'tcp6'): Map<s
     const fields = line.trim().split(/\s+/)
     if (fields.length < 10) continue
     entries.set(fields[9], {
-      state: TCP_STATES[parseInt(fields[3], 16)] ?? fields[3],
+      state: tcpStateName(parseInt(fields[3], 16)),
       local: parseEndpoint(fields[1]),
       remote: parseEndpoint(fields[2]),
     })

@@ -7,7 +7,7 @@ const { once } = require('node:events')
 const net = require('node:net')
 const path = require('node:path')
 const root = path.join(__dirname, '..', '..')
-const { configureKeepalive, readKeepalive, keepaliveSupport } = require(root)
+const { configureKeepalive, readKeepalive, readTcpInfo, keepaliveSupport } = require(root)
 const oracle = require('node-gyp-build')(root)
 
 const warnings = []
@@ -53,6 +53,7 @@ async function main() {
   result.strictError = errorOf(() => configureKeepalive(b, { idle: 3_000, userTimeout: 5_000, strict: true }))
   result.unchangedAfterStrict = JSON.stringify(kernel(b)) === JSON.stringify(before)
   result.fdError = errorOf(() => configureKeepalive(b._handle.fd, { idle: 3_000 }))
+  result.tcpInfoError = errorOf(() => readTcpInfo(b))
 
   const c = await connect()
   configureKeepalive(c, { idle: 4_000, interval: 2_000, count: 5 })

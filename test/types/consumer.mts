@@ -1,14 +1,23 @@
 // Type-checked by `npm run typecheck`: an ESM consumer of the built package.
+import http from 'node:http'
 import net from 'node:net'
 import tls from 'node:tls'
 import {
   configureKeepalive,
+  keepaliveAgent,
+  keepaliveConnector,
+  keepaliveServer,
   keepaliveSupport,
   readKeepalive,
+  readTcpInfo,
+  type Connector,
   type KeepaliveOptions,
   type KeepaliveState,
   type KeepaliveSupport,
+  type TcpInfo,
 } from 'tcp-keepalive'
+import 'tcp-keepalive/vitest'
+import { expect } from 'vitest'
 
 const options: KeepaliveOptions = { idle: 30_000, strict: true }
 const socket: tls.TLSSocket = configureKeepalive(new tls.TLSSocket(new net.Socket()), options)
@@ -18,4 +27,11 @@ const support: KeepaliveSupport = keepaliveSupport
 configureKeepalive(socket, { idle: '30s' })
 // @ts-expect-error unknown option
 configureKeepalive(socket, { intervall: 5_000 })
-export { state, support }
+const server: http.Server = keepaliveServer(http.createServer(), (socket) => (socket.remotePort ? options : undefined))
+const agent: http.Agent = keepaliveAgent(new http.Agent(), options)
+const connect: Connector = keepaliveConnector(options, { timeout: 10_000 })
+const info: TcpInfo = readTcpInfo(socket)
+expect(socket).toHaveKeepalive({ idle: 30_000 })
+// @ts-expect-error the matcher takes keepalive fields
+expect(socket).toHaveKeepalive({ idel: 30_000 })
+export { state, support, server, agent, connect, info }

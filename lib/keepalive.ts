@@ -1,0 +1,204 @@
+// The core: configureKeepalive, readKeepalive, readTcpInfo and what this
+// process supports, over the backend chosen once at load.
+import type net from 'node:net'
+import type { Backend, KeepaliveState, Target, TcpInfo } from './backend.js'
+import { keepaliveError } from './errors.js'
+import { fallbackBackend } from './fallback.js'
+import { loadBinding, nativeBackend } from './native.js'
+import { acceptedRange, type Field, type KeepaliveOptions, type Settings, validateOptions } from './options.js'
+import { configuredSettings, keepApplied } from './sticky.js'
+import { checkTarget, type KeepaliveTarget, socketStatus } from './target.js'
+
+export type { KeepaliveState, TcpInfo } from './backend.js'
+export type { KeepaliveOptions } from './options.js'
+export type { KeepaliveTarget } from './target.js'
+
+const loaded = loadBinding()
+const backend: Backend = 'binding' in loaded ? nativeBackend(loaded.binding) : fallbackBackend(loaded.reason)
+
+/** What {@link configureKeepalive} can set and {@link readKeepalive} can report in this process. */
+export interface KeepaliveSupport {
+  /** The native binding is in use (setsockopt/getsockopt on the socket's fd). */
+  readonly native: boolean
+  /** Why the native binding is not in use; null when it is. */
+  readonly reason: string | null
+  readonly enable: boolean
+  readonly idle: boolean
+  readonly interval: boolean
+  readonly count: boolean
+  readonly userTimeout: boolean
+  /** readKeepalive reports the kernel's values (otherwise it reports null for each field). */
+  readonly read: boolean
+  /** readTcpInfo works (Linux, native binding). */
+  readonly tcpInfo: boolean
+  /** Accepted values per settable field: ms, or probes for count. Times are rounded up to `unitMs`. */
+  readonly ranges: Readonly<Partial<Record<Exclude<Field, 'enable'>, { min: number; max: number; unitMs: number }>>>
+}
+
+export const keepaliveSupport: KeepaliveSupport = Object.freeze({
+  native: backend.native,
+  reason: backend.reason,
+  enable: true,
+  idle: backend.limits.idle !== undefined,
+  interval: backend.limits.interval !== undefined,
+  count: backend.limits.count !== undefined,
+  userTimeout: backend.limits.userTimeout !== undefined,
+  read: backend.canRead,
+  tcpInfo: backend.readTcpInfo !== undefined,
+  ranges: Object.freeze(
+    Object.fromEntries(
+      Object.entries(backend.limits).map(([field, limits]) => [field, Object.freeze({ ...acceptedRange(limits), unitMs: limits.unitMs })]),
+    ),
+  ),
+})
+
+const warned = new Set<string>()
+
+/**
+ * Validates options for this platform without touching a socket (for the
+ * integrations, which check at setup time what they will apply later).
+ */
+export function checkOptions(options: unknown): { settings: Settings; strict: boolean } {
+  const { settings, strict } = validateOptions(options, backend.limits)
+  return { settings: withoutUnsupported(settings, strict), strict }
+}
+
+/** Whether configuring a listening socket configures the sockets it accepts, with no syscall per connection. */
+export const acceptedSocketsInherit = backend.acceptedSocketsInherit
+
+/**
+ * Records settings an accepted socket inherited from its listener, so they
+ * stick across setKeepAlive calls like configured ones. No system call.
+ */
+export function adoptInherited(socket: net.Socket, settings: Settings): void {
+  keepApplied(socket, { ...configuredSettings(socket), ...settings }, false, writeLater)
+}
+
+/** Drops the fields this backend cannot apply: a one-time warning each, or ERR_KEEPALIVE_UNSUPPORTED when strict. */
+function withoutUnsupported(settings: Settings, strict: boolean): Settings {
+  const missing = backend.unsupported(settings)
+  if (missing.length === 0) return settings
+  const message = (field: string, why: string) => `tcp-keepalive cannot set ${field} here: ${why}`
+  if (strict) {
+    throw keepaliveError('ERR_KEEPALIVE_UNSUPPORTED', missing.map(({ field, why }) => message(field, why)).join('; '))
+  }
+  const kept = { ...settings }
+  for (const { field, why } of missing) {
+    delete kept[field]
+    const text = message(field, why)
+    if (!warned.has(text)) {
+      warned.add(text)
+      process.emitWarning(text, { type: 'TcpKeepaliveWarning', code: 'TCP_KEEPALIVE_UNSUPPORTED' })
+    }
+  }
+  return kept
+}
+
+function socketTarget(socket: net.Socket, fd: number): Target {
+  if (backend.native && fd < 0) {
+    throw keepaliveError('ERR_KEEPALIVE_NOT_TCP', 'The socket has no file descriptor: it is not backed by a TCP handle')
+  }
+  return { socket, fd }
+}
+
+/** Writes to a socket outside a configureKeepalive call (on connect, after setKeepAlive): errors go to the socket. */
+function writeLater(socket: net.Socket, settings: Settings): void {
+  if (socket.destroyed) return
+  const status = socketStatus(socket)
+  if (status.state === 'pending') return
+  try {
+    backend.apply(socketTarget(socket, status.fd), settings)
+  } catch (error) {
+    socket.destroy(error as Error)
+  }
+}
+
+/**
+ * Sets keepalive options on a TCP socket or fd. Only the fields given are
+ * written (plus `enable`, default `true`); the rest stay as the socket has them.
+ * Times are ms, rounded up to the platform's unit (whole seconds on Linux and macOS).
+ *
+ * - Everything is validated before any system call; a rejected call changes nothing.
+ * - A socket that has not connected yet gets the options when it connects,
+ *   before any user 'connect' listener runs.
+ * - The options stick: a later `socket.setKeepAlive(true, delay)` (http.Agent,
+ *   undici, pg, mysql2 call it) does not undo them. `setKeepAlive(false)` still turns keepalive off.
+ *
+ * @returns `target`, for chaining.
+ * @throws TypeError `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE`, `ERR_INCOMPATIBLE_OPTION_PAIR`;
+ *   RangeError `ERR_OUT_OF_RANGE`; Error `ERR_SOCKET_CLOSED`, `ERR_KEEPALIVE_NOT_TCP`,
+ *   `ERR_KEEPALIVE_UNSUPPORTED`, or a system error (`code`, `errno`, `syscall: 'setsockopt'`).
+ * @example
+ * ```ts
+ * configureKeepalive(socket, { idle: 30_000, interval: 5_000, count: 3, userTimeout: 45_000 })
+ * ```
+ */
+export function configureKeepalive<T extends KeepaliveTarget>(target: T, options: KeepaliveOptions): T {
+  checkTarget(target)
+  const { settings, strict } = validateOptions(options, backend.limits)
+
+  if (typeof target === 'number') {
+    if (!backend.native) {
+      throw keepaliveError(
+        'ERR_KEEPALIVE_UNSUPPORTED',
+        `A file descriptor needs the native binding, which is not in use: ${backend.reason}`,
+      )
+    }
+    backend.apply({ socket: null, fd: target }, withoutUnsupported(settings, strict))
+    return target
+  }
+
+  const socket = target as net.Socket
+  const status = socketStatus(socket)
+  const merged = withoutUnsupported({ ...configuredSettings(socket), ...settings }, strict)
+  if (status.state === 'open') backend.apply(socketTarget(socket, status.fd), merged)
+  keepApplied(socket, merged, status.state === 'pending', writeLater)
+  return target
+}
+
+/**
+ * Reads the keepalive settings the kernel holds for a socket or fd: effective
+ * values, so a socket never configured shows the system defaults
+ * (on Linux `net.ipv4.tcp_keepalive_time` etc.). Times in ms.
+ *
+ * @returns Each field, or null where this platform or mode cannot report it (all null in fallback mode).
+ * @throws Error `ERR_SOCKET_NOT_CONNECTED` for a socket still connecting, `ERR_SOCKET_CLOSED`,
+ *   `ERR_KEEPALIVE_NOT_TCP`, or a system error (`syscall: 'getsockopt'`); the argument errors of configureKeepalive.
+ */
+export function readKeepalive(target: KeepaliveTarget): KeepaliveState {
+  return backend.read(readableTarget(target))
+}
+
+/**
+ * Reads Linux's TCP_INFO for a socket or fd: state, unanswered keepalive
+ * probes, retransmissions, round-trip time, and ms since data was last sent
+ * and received. Useful to watch keepalive at work.
+ *
+ * @throws like {@link readKeepalive}, and `ERR_KEEPALIVE_UNSUPPORTED` where TCP_INFO cannot be read
+ *   (not Linux, or the native binding is not in use).
+ * @example
+ * ```ts
+ * const { probes, lastDataReceived } = readTcpInfo(socket)
+ * ```
+ */
+export function readTcpInfo(target: KeepaliveTarget): TcpInfo {
+  const resolved = readableTarget(target)
+  if (!backend.readTcpInfo) {
+    throw keepaliveError(
+      'ERR_KEEPALIVE_UNSUPPORTED',
+      `TCP_INFO needs the native binding on Linux${backend.reason ? `: ${backend.reason}` : ''}`,
+    )
+  }
+  return backend.readTcpInfo(resolved)
+}
+
+/** The target of a read: an fd, or a connected socket's. */
+function readableTarget(target: KeepaliveTarget): Target {
+  checkTarget(target)
+  if (typeof target === 'number') return { socket: null, fd: target }
+  const status = socketStatus(target)
+  if (status.state === 'pending') {
+    throw keepaliveError('ERR_SOCKET_NOT_CONNECTED', 'The socket is not connected yet: read it after it emits "connect"')
+  }
+  return socketTarget(target, status.fd)
+}

@@ -1,0 +1,46 @@
+// keepaliveConnector: keepalive for undici's connections.
+import type net from 'node:net'
+import { keepaliveError } from './errors.js'
+import { checkOptions, configureKeepalive } from './keepalive.js'
+import type { KeepaliveOptions } from './options.js'
+
+/** undici's connector shape (`buildConnector`'s result), without depending on undici's types. */
+export type Connector = (options: object, callback: (error: Error | null, socket: net.Socket | null) => void) => unknown
+
+/**
+ * A `connect` function for undici's `new Agent({ connect })` (or `Pool`,
+ * `Client`) that applies keepalive options to each connection it opens. Built
+ * on undici's own `buildConnector(connectOptions)`, so TLS and the other
+ * connect options behave as in undici. undici (7 or 8) must be installed.
+ *
+ * @example
+ * ```ts
+ * import { Agent, setGlobalDispatcher } from 'undici'
+ * setGlobalDispatcher(new Agent({ connect: keepaliveConnector({ idle: 30_000, interval: 5_000, count: 3 }) }))
+ * ```
+ */
+export function keepaliveConnector(options: KeepaliveOptions, connectOptions: object = {}): Connector {
+  checkOptions(options)
+  const connect = loadUndici().buildConnector(connectOptions)
+  return function connectWithKeepalive(connectionOptions, callback) {
+    return connect(connectionOptions, (error, socket) => {
+      if (error || !socket) return callback(error, null)
+      try {
+        configureKeepalive(socket, options) // after undici's own setKeepAlive(true, 60000): ours stick
+      } catch (configureError) {
+        socket.destroy()
+        return callback(configureError as Error, null)
+      }
+      callback(null, socket)
+    })
+  }
+}
+
+function loadUndici(): { buildConnector(options: object): Connector } {
+  try {
+    return require('undici')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error
+    throw keepaliveError('ERR_KEEPALIVE_MISSING_PEER', 'keepaliveConnector needs undici: npm install undici')
+  }
+}
