@@ -4,6 +4,7 @@ import lib from './index.js'
 
 export const { configureKeepalive, readKeepalive, readTcpInfo, keepaliveSupport, keepaliveServer, keepaliveAgent, keepaliveConnector } = lib
 export type {
+  ConnectCallback,
   Connector,
   KeepaliveOptions,
   KeepaliveState,

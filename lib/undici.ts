@@ -4,8 +4,11 @@ import { keepaliveError } from './errors.js'
 import { checkOptions, configureKeepalive } from './keepalive.js'
 import type { KeepaliveOptions } from './options.js'
 
+/** undici's connect callback: an error, or the connected socket. */
+export type ConnectCallback = (...args: [error: null, socket: net.Socket] | [error: Error, socket: null]) => void
+
 /** undici's connector shape (`buildConnector`'s result), without depending on undici's types. */
-export type Connector = (options: object, callback: (error: Error | null, socket: net.Socket | null) => void) => unknown
+export type Connector = (options: object, callback: ConnectCallback) => unknown
 
 /**
  * A `connect` function for undici's `new Agent({ connect })` (or `Pool`,
@@ -24,7 +27,7 @@ export function keepaliveConnector(options: KeepaliveOptions, connectOptions: ob
   const connect = loadUndici().buildConnector(connectOptions)
   return function connectWithKeepalive(connectionOptions, callback) {
     return connect(connectionOptions, (error, socket) => {
-      if (error || !socket) return callback(error, null)
+      if (error) return callback(error, null)
       try {
         configureKeepalive(socket, options) // after undici's own setKeepAlive(true, 60000): ours stick
       } catch (configureError) {

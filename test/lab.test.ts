@@ -73,6 +73,19 @@ describe.skipIf(!runs)(`network lab${runs ? '' : ` (skipped: ${unavailable})`}`,
         expect(m.measuredMs).toBeGreaterThanOrEqual(expected - 1_000)
       }
       expect(measurement(result, 'kernel defaults')).toMatchObject({ outcome: 'still open', ok: true })
+      // TCP_INFO: probe k goes out unanswered at idle + (k - 1) x interval, then the error.
+      const timeline = measurement(result, 'idle 2 s, interval 1 s, count 3').timeline!
+      console.log('probe timeline, idle 2 s, interval 1 s, count 3:', timeline)
+      expect(timeline.map(({ what }) => what)).toEqual([
+        'probe 1 sent, unanswered',
+        'probe 2 sent, unanswered',
+        'probe 3 sent, unanswered',
+        'ETIMEDOUT',
+      ])
+      timeline.slice(0, 3).forEach(({ atMs }, k) => {
+        expect(atMs).toBeGreaterThanOrEqual(2_000 + k * 1_000 - 100)
+        expect(atMs).toBeLessThanOrEqual(2_000 + k * 1_000 + 500)
+      })
     },
   )
 

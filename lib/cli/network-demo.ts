@@ -39,5 +39,13 @@ export async function networkDemo(out: Writable & { isTTY?: boolean }): Promise<
     ]),
   )
   out.write(`\n${formatTable(['scenario', 'connection', 'outcome', 'measured', 'expected', ''], rows)}\n`)
+  for (const { scenario, measurements } of results) {
+    for (const { label, timeline } of measurements) {
+      if (!timeline?.length) continue
+      out.write(`\nProbe timeline (TCP_INFO), ${scenario.title.toLowerCase()}, ${label}:\n`)
+      out.write(`  ${'0 ms'.padStart(8)}  last packet, then silence\n`)
+      for (const { atMs, what } of timeline) out.write(`  ${`${atMs} ms`.padStart(8)}  ${what}\n`)
+    }
+  }
   return results.every(({ measurements }) => measurements.every((m) => m.ok)) ? 0 : 1
 }

@@ -109,13 +109,25 @@ export class Lab {
 
   /** Starts a peer program on a host; resolves once it reports ready (listening, or all connected). */
   async start(host: Host, config: PeerConfig): Promise<Peer> {
-    const child = spawn('ip', ['netns', 'exec', this.namespaces[host], process.execPath, PEER_SCRIPT, JSON.stringify(config)], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    const peer = new Peer(child)
+    const peer = new Peer(this.spawn(host, [process.execPath, PEER_SCRIPT, JSON.stringify(config)]))
     this.peers.add(peer)
     await peer.next((event) => event.event === 'ready', 10_000)
     return peer
+  }
+
+  /** Runs any program on a host (killed when the lab closes, with everything else in its namespace). */
+  spawn(host: Host, command: string[]): ChildProcess {
+    return spawn('ip', ['netns', 'exec', this.namespaces[host], ...command], { stdio: ['pipe', 'pipe', 'pipe'] })
+  }
+
+  /** The command prefix that runs a program on a host: ip netns exec NAME. */
+  namespaceCommand(host: Host): string[] {
+    return ['ip', 'netns', 'exec', this.namespaces[host]]
+  }
+
+  /** Runs a program on a host to completion; returns its output. */
+  exec(host: Host, command: string[]): string {
+    return inNamespace(this.namespaces[host], command)
   }
 
   /** Takes the host's own interface down: the other host now talks into a void, with no RST and no ICMP. */

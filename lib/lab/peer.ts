@@ -4,7 +4,7 @@
 // commands as JSON lines on stdin (PeerCommand). Times are Date.now().
 import net from 'node:net'
 import readline from 'node:readline'
-import { configureKeepalive, type KeepaliveOptions } from '../index.js'
+import { configureKeepalive, type KeepaliveOptions, readTcpInfo } from '../index.js'
 
 /** push: send a line delayMs after accepting; reply: answer each request delayMs later; hold: do nothing. */
 export interface Listener {
@@ -21,6 +21,8 @@ export interface Connection {
   keepalive?: KeepaliveOptions
   /** Sent right after connecting, like a query. */
   request?: string
+  /** Report each change of TCP_INFO's unanswered-probe count (polled every 20 ms). */
+  watchProbes?: boolean
 }
 
 export type PeerConfig =
@@ -31,6 +33,7 @@ export type PeerEvent =
   | { event: 'connected'; name: string; localPort: number; at: number }
   | { event: 'data'; name: string; text: string; at: number }
   | { event: 'written'; name: string; at: number }
+  | { event: 'probes'; name: string; probes: number; at: number }
   | { event: 'error'; name: string; code: string; at: number }
   | { event: 'close'; name: string; open: number; at: number }
 
@@ -74,15 +77,26 @@ async function serve(host: string, listeners: Listener[], sockets: Map<string, n
 
 async function connect(host: string, connections: Connection[], sockets: Map<string, net.Socket>): Promise<void> {
   await Promise.all(
-    connections.map(async ({ name, port, keepalive, request }) => {
+    connections.map(async ({ name, port, keepalive, request, watchProbes }) => {
       const socket = net.connect(port, host)
       if (keepalive) configureKeepalive(socket, keepalive) // applied on connect
       watch(name, socket, sockets)
       await new Promise((resolve) => socket.once('connect', resolve))
       emit({ event: 'connected', name, localPort: socket.localPort!, at: Date.now() })
       if (request !== undefined) socket.write(request)
+      if (watchProbes) watchProbeCount(name, socket)
     }),
   )
+}
+
+function watchProbeCount(name: string, socket: net.Socket): void {
+  let last = 0
+  const timer = setInterval(() => {
+    if (socket.destroyed) return clearInterval(timer)
+    const { probes } = readTcpInfo(socket)
+    if (probes !== last) emit({ event: 'probes', name, probes, at: Date.now() })
+    last = probes
+  }, 20)
 }
 
 async function main(): Promise<void> {

@@ -19,6 +19,8 @@ export interface Measurement {
   /** The time the outcome must come within, when there is one. */
   boundMs: number | null
   ok: boolean
+  /** What TCP_INFO showed along the way (ms from the reference point), where it was watched. */
+  timeline?: Array<{ atMs: number; what: string }>
 }
 
 export interface Scenario {
@@ -122,7 +124,7 @@ export function deadPeerScenario(): Scenario {
     { idle: 2000, interval: 1000, count: 3 },
   ]
   const connections: Connection[] = [
-    ...settings.map((keepalive) => ({ name: describe(keepalive), port: PORT, keepalive })),
+    ...settings.map((keepalive) => ({ name: describe(keepalive), port: PORT, keepalive, watchProbes: true })),
     { name: 'kernel defaults (keepalive on)', port: PORT, keepalive: { enable: true } },
   ]
   const windowMs = Math.max(...settings.map(detection)) + SLACK_MS
@@ -154,6 +156,7 @@ export function deadPeerScenario(): Scenario {
               boundMs: expectedMs + SLACK_MS,
               // Not before the last probe could have gone unanswered: it was keepalive, nothing else.
               ok: error?.code === 'ETIMEDOUT' && measuredMs! <= expectedMs + SLACK_MS && measuredMs! >= expectedMs - keepalive.interval!,
+              timeline: probeTimeline(client, name),
             }
           }
           return {
@@ -167,6 +170,19 @@ export function deadPeerScenario(): Scenario {
         })
       }),
   }
+}
+
+/** When each keepalive probe went out unanswered (TCP_INFO), and how it ended, from the connection's last packet. */
+function probeTimeline(client: Peer, name: string): Array<{ atMs: number; what: string }> {
+  const start = connectedAt(client, name)
+  const timeline = client.events.flatMap((event) =>
+    event.event === 'probes' && event.name === name && event.probes > 0
+      ? [{ atMs: event.at - start, what: `probe ${event.probes} sent, unanswered` }]
+      : [],
+  )
+  const error = client.find('error', name)
+  if (error) timeline.push({ atMs: error.at - start, what: error.code })
+  return timeline
 }
 
 /**
