@@ -14,7 +14,7 @@ interface KeepaliveMatchers<R = unknown> {
 }
 
 declare module 'vitest' {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- must match vitest's own declaration
+  // `T = any` must match vitest's own declaration of Matchers.
   interface Matchers<T = any> extends KeepaliveMatchers<T> {}
 }
 
