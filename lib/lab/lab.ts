@@ -73,12 +73,9 @@ export class Lab {
   }
 
   private build(): void {
-    const { client, router } = this.namespaces
-    ip('link', 'add', 'c0', 'netns', client, 'type', 'veth', 'peer', 'name', 'rc', 'netns', router)
-    this.address(client, 'c0', ADDRESSES.client)
-    this.address(router, 'rc', ADDRESSES.routerClientSide)
-    ip('-n', client, 'route', 'add', 'default', 'via', ADDRESSES.routerClientSide.split('/')[0])
-    this.connectServer()
+    const { router } = this.namespaces
+    this.joinRouter('client')
+    this.joinRouter('server')
     inNamespace(router, ['sysctl', '-qw', 'net.ipv4.ip_forward=1'])
     inNamespace(router, ['nft', '-f', '-'], SILENT_ROUTER_RULES)
     const seconds = this.options.forgetIdleFlowsAfterSeconds
@@ -93,18 +90,22 @@ export class Lab {
     }
   }
 
-  /** The router—server link, the server's address and its route: made again when the server reboots. */
-  private connectServer(): void {
-    const { router, server } = this.namespaces
-    ip('link', 'add', 's0', 'netns', server, 'type', 'veth', 'peer', 'name', 'rs', 'netns', router)
-    this.address(router, 'rs', ADDRESSES.routerServerSide)
-    this.address(server, 's0', ADDRESSES.server)
-    ip('-n', server, 'route', 'add', 'default', 'via', ADDRESSES.routerServerSide.split('/')[0])
-  }
-
-  private address(namespace: string, device: string, cidr: string): void {
-    ip('-n', namespace, 'addr', 'add', cidr, 'dev', device)
-    ip('-n', namespace, 'link', 'set', device, 'up')
+  /** A host's veth link to the router, both addresses, and the host's default route (made again when the server reboots). */
+  private joinRouter(host: Host): void {
+    const namespace = this.namespaces[host]
+    const { router } = this.namespaces
+    const [device, routerDevice] = host === 'client' ? ['c0', 'rc'] : ['s0', 'rs']
+    const [cidr, routerCidr] =
+      host === 'client' ? [ADDRESSES.client, ADDRESSES.routerClientSide] : [ADDRESSES.server, ADDRESSES.routerServerSide]
+    ip('link', 'add', device, 'netns', namespace, 'type', 'veth', 'peer', 'name', routerDevice, 'netns', router)
+    for (const [where, dev, address] of [
+      [namespace, device, cidr],
+      [router, routerDevice, routerCidr],
+    ]) {
+      ip('-n', where, 'addr', 'add', address, 'dev', dev)
+      ip('-n', where, 'link', 'set', dev, 'up')
+    }
+    ip('-n', namespace, 'route', 'add', 'default', 'via', routerCidr.split('/')[0])
   }
 
   /** Starts a peer program on a host; resolves once it reports ready (listening, or all connected). */
@@ -149,7 +150,7 @@ export class Lab {
     deleteNamespace(this.namespaces.server)
     ip('netns', 'add', this.namespaces.server)
     ip('-n', this.namespaces.server, 'link', 'set', 'lo', 'up')
-    this.connectServer()
+    this.joinRouter('server')
   }
 
   close(): void {

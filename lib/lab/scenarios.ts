@@ -62,6 +62,21 @@ function connectedAt(peer: Peer, name: string): number {
   return connected.at
 }
 
+/** A server that accepts and holds connections (optionally configuring them), and a client host with these connections. */
+async function holdingServerAndClient(
+  lab: Lab,
+  connections: Connection[],
+  serverKeepalive?: KeepaliveOptions,
+): Promise<{ server: Peer; client: Peer }> {
+  const server = await lab.start('server', {
+    role: 'server',
+    host: lab.serverAddress,
+    listeners: [{ port: PORT, mode: 'hold', keepalive: serverKeepalive }],
+  })
+  const client = await lab.start('client', { role: 'client', host: lab.serverAddress, connections })
+  return { server, client }
+}
+
 /**
  * 1. A NAT / firewall / LVS forgets flows idle for T seconds. The server
  * sends 2T after the last packet: unprompted (push) or as the answer to a
@@ -134,8 +149,7 @@ export function deadPeerScenario(): Scenario {
     expectedMs: windowMs,
     run: () =>
       withLab(new Lab(), async (lab) => {
-        await lab.start('server', { role: 'server', host: lab.serverAddress, listeners: [{ port: PORT, mode: 'hold' }] })
-        const client = await lab.start('client', { role: 'client', host: lab.serverAddress, connections })
+        const { client } = await holdingServerAndClient(lab, connections)
         lab.cutLink('server')
         const started = Date.now()
         await Promise.race([
@@ -200,12 +214,7 @@ export function peerRebootedScenario(): Scenario {
     expectedMs: keepalive.idle! + SLACK_MS,
     run: () =>
       withLab(new Lab(), async (lab) => {
-        await lab.start('server', { role: 'server', host: lab.serverAddress, listeners: [{ port: PORT, mode: 'hold' }] })
-        const client = await lab.start('client', {
-          role: 'client',
-          host: lab.serverAddress,
-          connections: [{ name, port: PORT, keepalive }],
-        })
+        const { client } = await holdingServerAndClient(lab, [{ name, port: PORT, keepalive }])
         lab.rebootServer()
         const error = await client.next((e) => e.event === 'error', boundMs + SLACK_MS).catch(() => undefined)
         const measuredMs = error ? error.at - connectedAt(client, name) : null
@@ -243,8 +252,7 @@ export function dataInFlightScenario(userTimeoutMs = 3000): Scenario {
     expectedMs: windowMs,
     run: () =>
       withLab(new Lab(), async (lab) => {
-        await lab.start('server', { role: 'server', host: lab.serverAddress, listeners: [{ port: PORT, mode: 'hold' }] })
-        const client = await lab.start('client', { role: 'client', host: lab.serverAddress, connections })
+        const { client } = await holdingServerAndClient(lab, connections)
         lab.cutLink('server')
         for (const { name } of connections) client.send({ cmd: 'write', name, data: 'data that will never be acknowledged\n' })
         await Promise.all(connections.map(({ name }) => client.next((e) => e.event === 'written' && e.name === name, 5000)))
@@ -290,12 +298,7 @@ export function serverSideScenario(): Scenario {
     expectedMs: boundMs,
     run: () =>
       withLab(new Lab(), async (lab) => {
-        const server = await lab.start('server', {
-          role: 'server',
-          host: lab.serverAddress,
-          listeners: [{ port: PORT, mode: 'hold', keepalive }],
-        })
-        await lab.start('client', { role: 'client', host: lab.serverAddress, connections: [{ name: 'client', port: PORT }] })
+        const { server } = await holdingServerAndClient(lab, [{ name: 'client', port: PORT }], keepalive)
         const accepted = await server.next((e) => e.event === 'connected', 5000)
         const name = (accepted as { name: string }).name
         lab.cutLink('client')
