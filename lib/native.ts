@@ -31,7 +31,7 @@ const UNSET = -1
 const PACKAGE_ROOT = path.join(__dirname, '..')
 
 /** Set to "1" to use Node's setKeepAlive even where the binding works (for testing the fallback). */
-export const FORCE_FALLBACK_VARIABLE = 'TCP_KEEPALIVE_FORCE_FALLBACK'
+const FORCE_FALLBACK_VARIABLE = 'TCP_KEEPALIVE_FORCE_FALLBACK'
 
 /** Loads the binding, or says why it cannot be used. */
 export function loadBinding(): { binding: Binding } | { reason: string } {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import type net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { configureKeepalive, keepaliveSupport, readKeepalive } from '../lib/index.js'
-import { closeAll, http2Pair, tcpPair, tlsPair } from './helpers.js'
+import { closeAll, fdOf, http2Pair, tcpPair, tlsPair } from './helpers.js'
 
 afterEach(closeAll)
 
@@ -96,7 +96,7 @@ describe('fields', () => {
 describe('file descriptors', () => {
   it('configures and reads a raw fd', async () => {
     const { client } = await tcpPair()
-    const fd = (client as unknown as { _handle: { fd: number } })._handle.fd
+    const fd = fdOf(client)
     expect(configureKeepalive(fd, { idle: 12_000, count: 2 })).toBe(fd)
     expect(readKeepalive(fd)).toMatchObject({ enabled: true, idle: 12_000, count: 2 })
     expect(readKeepalive(client)).toEqual(readKeepalive(fd))
@@ -104,7 +104,7 @@ describe('file descriptors', () => {
 
   it("configures a listening socket's fd", async () => {
     const { server } = await tcpPair()
-    const fd = (server as unknown as { _handle: { fd: number } })._handle.fd
+    const fd = fdOf(server)
     configureKeepalive(fd, { idle: 9_000 })
     expect(readKeepalive(fd)).toMatchObject({ enabled: true, idle: 9_000 })
   })

@@ -65,6 +65,11 @@ export async function http2Pair(secure: boolean): Promise<{ client: net.Socket; 
   return { client: session.socket as net.Socket, accepted: accepted.socket as net.Socket }
 }
 
+/** The file descriptor behind a Node socket or server (Node keeps it on the internal handle). */
+export function fdOf(owner: unknown): number {
+  return (owner as { _handle: { fd: number } })._handle.fd
+}
+
 export function hasCommand(command: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' })

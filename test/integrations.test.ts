@@ -15,17 +15,13 @@ import { Agent, fetch, request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import 'tcp-keepalive/vitest'
 import { configureKeepalive, keepaliveAgent, keepaliveConnector, keepaliveServer, readKeepalive, readTcpInfo } from '../lib/index.js'
-import { canRun, closeAll, hasCommand, listen, tcpPair, tlsOptions } from './helpers.js'
+import { canRun, fdOf, closeAll, hasCommand, listen, tcpPair, tlsOptions } from './helpers.js'
 
 afterEach(closeAll)
 
 const settings = { idle: 30_000, interval: 5_000, count: 3, userTimeout: 20_000 }
 const expected = { enabled: true, ...settings }
 const root = path.join(__dirname, '..')
-
-function fdOf(owner: unknown): number {
-  return (owner as { _handle: { fd: number } })._handle.fd
-}
 
 /** Connects to a server and resolves with the raw socket it accepted, as a user 'connection' listener sees it. */
 async function acceptOne(server: net.Server & { port: number }, secure: boolean): Promise<net.Socket> {

@@ -8,13 +8,9 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { configureKeepalive, readKeepalive } from '../lib/index.js'
-import { closeAll, listen, tcpPair } from './helpers.js'
+import { fdOf, closeAll, listen, tcpPair } from './helpers.js'
 
 afterEach(closeAll)
-
-function fdOf(handleOwner: unknown): number {
-  return (handleOwner as { _handle: { fd: number } })._handle.fd
-}
 
 describe('a socket that is still connecting', () => {
   it('gets the options on connect, before any user connect listener', async () => {

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { configureKeepalive, readKeepalive } from '../lib/index.js'
 import type { Binding } from '../lib/native.js'
 import { parseSsDuration, ssKeepaliveTimer } from '../lib/cli/ss.js'
-import { canRun, closeAll, hasCommand, tcpPair } from './helpers.js'
+import { canRun, fdOf, closeAll, hasCommand, tcpPair } from './helpers.js'
 
 afterEach(() => {
   vi.restoreAllMocks()
@@ -15,10 +15,6 @@ afterEach(() => {
 
 // The same module object the library loaded: require() caches it by path.
 const binding = nodeGypBuild(path.join(__dirname, '..')) as Binding
-
-function fdOf(socket: unknown): number {
-  return (socket as { _handle: { fd: number } })._handle.fd
-}
 
 describe('binding', () => {
   it('makes one native call per configure and one per read, whatever the number of fields', async () => {

@@ -133,7 +133,7 @@ function socketInodesByFd(pid: number): Map<number, string> {
 }
 
 /** inode -> state and addresses, from /proc/<pid>/net/tcp or tcp6 (the process's own network namespace). */
-export function readTcpTable(pid: number | 'self', table: 'tcp' | 'tcp6'): Map<string, TcpEntry> {
+function readTcpTable(pid: number, table: 'tcp' | 'tcp6'): Map<string, TcpEntry> {
   const entries = new Map<string, TcpEntry>()
   let text: string
   try {

@@ -110,7 +110,7 @@ export class Lab {
 
   /** Starts a peer program on a host; resolves once it reports ready (listening, or all connected). */
   async start(host: Host, config: PeerConfig): Promise<Peer> {
-    const peer = new Peer(this.spawn(host, [process.execPath, PEER_SCRIPT, JSON.stringify(config)]))
+    const peer = new Peer(this.spawn(host, [process.execPath, PEER_SCRIPT, JSON.stringify(config)]), host)
     this.peers.add(peer)
     await peer.next((event) => event.event === 'ready', 10_000)
     return peer
@@ -126,11 +126,6 @@ export class Lab {
     return ['ip', 'netns', 'exec', this.namespaces[host]]
   }
 
-  /** Runs a program on a host to completion; returns its output. */
-  exec(host: Host, command: string[]): string {
-    return inNamespace(this.namespaces[host], command)
-  }
-
   /** Takes the host's own interface down: the other host now talks into a void, with no RST and no ICMP. */
   cutLink(host: Host): void {
     ip('-n', this.namespaces[host], 'link', 'set', host === 'client' ? 'c0' : 's0', 'down')
@@ -143,10 +138,11 @@ export class Lab {
 
   /** The server host crashes (its programs and all its connection state vanish) and comes back with the same address. */
   rebootServer(): void {
-    for (const peer of this.peers) if (peer.host === this.namespaces.server) peer.kill()
-    // Deleting the router's end destroys the pair at once; a deleted namespace
-    // would keep its end until its killed programs are gone.
+    // The link goes first: a crashing host sends nothing, but a program killed
+    // while its link is up has its kernel close its sockets with a FIN.
+    // Deleting the router's end destroys the pair at once.
     ip('-n', this.namespaces.router, 'link', 'del', 'rs')
+    for (const peer of this.peers) if (peer.host === 'server') peer.kill()
     deleteNamespace(this.namespaces.server)
     ip('netns', 'add', this.namespaces.server)
     ip('-n', this.namespaces.server, 'link', 'set', 'lo', 'up')
@@ -162,12 +158,13 @@ export class Lab {
 /** A peer program running in a namespace: its events so far, and a way to wait for more. */
 export class Peer {
   readonly events: PeerEvent[] = []
-  readonly host: string
   private readonly waiters = new Set<() => void>()
   private stderr = ''
 
-  constructor(private readonly child: ChildProcess) {
-    this.host = child.spawnargs[2]
+  constructor(
+    private readonly child: ChildProcess,
+    readonly host: Host,
+  ) {
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       this.events.push(JSON.parse(line) as PeerEvent)
       for (const wake of this.waiters) wake()
