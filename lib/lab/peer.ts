@@ -55,6 +55,22 @@ function watch(name: string, socket: net.Socket, sockets: Map<string, net.Socket
   })
 }
 
+/** The server's name for the connection from a client's local port. */
+export function serverSideName(port: number, clientPort: number): string {
+  return `${port}<-${clientPort}`
+}
+
+/**
+ * Runs `task` once Date.now() has reached `startAt + delayMs`. A plain
+ * setTimeout counts from the event loop's cached clock, which can be a few ms
+ * behind Date.now(), so it may fire before the reported time plus the delay.
+ */
+function after(startAt: number, delayMs: number, task: () => void): void {
+  const remaining = startAt + delayMs - Date.now()
+  if (remaining <= 0) task()
+  else setTimeout(() => after(startAt, delayMs, task), remaining)
+}
+
 async function serve(host: string, listeners: Listener[], sockets: Map<string, net.Socket>): Promise<void> {
   await Promise.all(
     listeners.map(
@@ -62,11 +78,12 @@ async function serve(host: string, listeners: Listener[], sockets: Map<string, n
         new Promise<void>((resolve, reject) => {
           const server = net.createServer((socket) => {
             if (keepalive) configureKeepalive(socket, keepalive)
-            const name = `${port}<-${socket.remotePort}`
+            const name = serverSideName(port, socket.remotePort!)
             watch(name, socket, sockets)
-            emit({ event: 'connected', name, localPort: port, at: Date.now() })
-            if (mode === 'push') setTimeout(() => socket.write('push\n'), delayMs)
-            if (mode === 'reply') socket.on('data', () => setTimeout(() => socket.write('reply\n'), delayMs))
+            const connectedAt = Date.now()
+            emit({ event: 'connected', name, localPort: port, at: connectedAt })
+            if (mode === 'push') after(connectedAt, delayMs, () => socket.write('push\n'))
+            if (mode === 'reply') socket.on('data', () => after(Date.now(), delayMs, () => socket.write('reply\n')))
           })
           server.once('error', reject)
           server.listen(port, host, resolve)

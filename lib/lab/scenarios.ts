@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { deadPeerDetectionMs } from '../detection.js'
 import type { KeepaliveOptions } from '../index.js'
 import { Lab, type Peer } from './lab.js'
-import type { Connection } from './peer.js'
+import { type Connection, serverSideName } from './peer.js'
 
 export interface Measurement {
   /** The connection: what it had. */
@@ -100,7 +100,7 @@ export function middleboxScenario(forgetAfterSeconds = 3): Scenario {
     expectedMs: lateMs + 2 * SLACK_MS,
     run: () =>
       withLab(new Lab({ forgetIdleFlowsAfterSeconds: forgetAfterSeconds }), async (lab) => {
-        await lab.start('server', {
+        const server = await lab.start('server', {
           role: 'server',
           host: lab.serverAddress,
           listeners: [
@@ -110,9 +110,12 @@ export function middleboxScenario(forgetAfterSeconds = 3): Scenario {
         })
         const client = await lab.start('client', { role: 'client', host: lab.serverAddress, connections })
         await sleep(lateMs + 2 * SLACK_MS) // long enough to see that nothing comes
-        const measurements = connections.map(({ name, keepalive: options }): Measurement => {
+        const measurements = connections.map(({ name, port, keepalive: options, request }): Measurement => {
           const data = client.find('data', name)
-          const measuredMs = data ? data.at - connectedAt(client, name) : null
+          // Counted from where the server starts its delay: the accept (push) or the request's arrival (reply).
+          const onServer = serverSideName(port, client.find('connected', name)!.localPort)
+          const start = request === undefined ? server.find('connected', onServer) : server.find('data', onServer)
+          const measuredMs = data && start ? data.at - start.at : null
           const boundMs = options ? lateMs + SLACK_MS : null
           return {
             label: `${name} (${describe(options)})`,
