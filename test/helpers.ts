@@ -1,7 +1,8 @@
 // Real sockets on loopback for the tests, and the checks that do not depend
 // on our own getsockopt code.
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import http2 from 'node:http2'
 import net from 'node:net'
 import path from 'node:path'
@@ -65,9 +66,25 @@ export async function http2Pair(secure: boolean): Promise<{ client: net.Socket; 
   return { client: session.socket as net.Socket, accepted: accepted.socket as net.Socket }
 }
 
-/** The file descriptor behind a Node socket or server (Node keeps it on the internal handle). */
+/**
+ * The file descriptor behind a Node socket, server or dgram socket. Node keeps
+ * it on the internal handle: `_handle`, or for dgram on Node 26+ only in its
+ * private state object.
+ */
 export function fdOf(owner: unknown): number {
-  return (owner as { _handle: { fd: number } })._handle.fd
+  const { _handle } = owner as { _handle?: { fd: number } }
+  if (_handle) return _handle.fd
+  const state = Object.getOwnPropertySymbols(owner).find((key) => key.description === 'state symbol')
+  const fd = state && (owner as Record<symbol, { handle?: { fd?: number } }>)[state].handle?.fd
+  if (typeof fd !== 'number') throw new Error('fdOf: this Node keeps no fd where the tests look for it')
+  return fd
+}
+
+/** A new temporary directory, removed with everything else in `closeAll`. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), `tcp-keepalive-${prefix}-`))
+  open.push(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
 }
 
 export function hasCommand(command: string): boolean {

@@ -3,19 +3,19 @@
 // Node), the vitest matcher, and TCP_INFO.
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs'
 import http from 'node:http'
 import http2 from 'node:http2'
 import https from 'node:https'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
 import tls from 'node:tls'
 import { Agent, fetch, request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import 'tcp-keepalive/vitest'
 import { configureKeepalive, keepaliveAgent, keepaliveConnector, keepaliveServer, readKeepalive, readTcpInfo } from '../lib/index.js'
-import { canRun, fdOf, closeAll, hasCommand, listen, tcpPair, tlsOptions } from './helpers.js'
+import { bindingPath } from '../lib/native.js'
+import { canRun, fdOf, closeAll, hasCommand, listen, tcpPair, tempDir, tlsOptions } from './helpers.js'
 
 afterEach(closeAll)
 
@@ -104,7 +104,7 @@ describe('keepaliveServer', () => {
           let accepted = 0
           server.on('connection', (socket) => { socket.destroy(); if (++accepted === ${connections}) server.close() })
           server.listen(0, '127.0.0.1', () => console.log(server.address().port))`
-        const log = path.join(mkdtempSync(path.join(tmpdir(), 'tcp-keepalive-strace-')), 'trace')
+        const log = path.join(tempDir('strace'), 'trace')
         const child = spawn('strace', ['-f', '-qq', '-e', 'trace=setsockopt,getsockopt', '-o', log, process.execPath, '-e', script], {
           stdio: ['ignore', 'pipe', 'inherit'],
         })
@@ -121,8 +121,9 @@ describe('keepaliveServer', () => {
       const staticCalls = await keepaliveCalls('static')
       const perConnectionCalls = await keepaliveCalls('function')
       console.log(`keepalive-related setsockopt/getsockopt calls, 20 connections: static ${staticCalls}, function ${perConnectionCalls}`)
-      // Static: the listening socket only (1 check + 4 reads for the rollback + 5 writes), whatever the connection count.
-      expect(staticCalls).toBe(10)
+      // Static: the listening socket (1 check + 4 reads for the rollback + 5 writes) and one read-back of the
+      // first accepted socket, proving it inherited them (1 check + 5 reads), whatever the connection count.
+      expect(staticCalls).toBe(16)
       // Function: the same 10 for each of the 20 connections.
       expect(perConnectionCalls).toBe(20 * 10)
     },
@@ -218,17 +219,17 @@ describe('keepaliveConnector (undici)', () => {
     { timeout: 20_000 },
     () => {
       // An app's node_modules: this package (built files only), its dependency, and undici 8.
-      const app = mkdtempSync(path.join(tmpdir(), 'tcp-keepalive-undici8-'))
-      try {
-        const modules = path.join(app, 'node_modules')
-        const pkg = path.join(modules, 'tcp-keepalive')
-        mkdirSync(path.join(pkg, 'build', 'Release'), { recursive: true })
-        cpSync(path.join(root, 'package.json'), path.join(pkg, 'package.json'))
-        cpSync(path.join(root, 'dist'), path.join(pkg, 'dist'), { recursive: true })
-        cpSync(path.join(root, 'build', 'Release', 'tcp_keepalive.node'), path.join(pkg, 'build', 'Release', 'tcp_keepalive.node'))
-        symlinkSync(path.join(root, 'node_modules', 'node-gyp-build'), path.join(modules, 'node-gyp-build'))
-        symlinkSync(path.join(root, 'node_modules', 'undici8'), path.join(modules, 'undici'))
-        const script = `
+      const app = tempDir('undici8')
+      const modules = path.join(app, 'node_modules')
+      const pkg = path.join(modules, 'tcp-keepalive')
+      mkdirSync(pkg, { recursive: true })
+      cpSync(path.join(root, 'package.json'), path.join(pkg, 'package.json'))
+      cpSync(path.join(root, 'dist'), path.join(pkg, 'dist'), { recursive: true })
+      const binding = bindingPath()! // a local build or a prebuild: copied to the same place
+      cpSync(binding, path.join(pkg, path.relative(root, binding)))
+      symlinkSync(path.join(root, 'node_modules', 'node-gyp-build'), path.join(modules, 'node-gyp-build'))
+      symlinkSync(path.join(root, 'node_modules', 'undici8'), path.join(modules, 'undici'))
+      const script = `
           const http = require('node:http')
           const { Agent, request } = require('undici')
           const { keepaliveConnector, readKeepalive } = require('tcp-keepalive')
@@ -241,12 +242,9 @@ describe('keepaliveConnector (undici)', () => {
             console.log(JSON.stringify({ undici: require('undici/package.json').version, state: readKeepalive(socket) }))
             await agent.close(); server.close()
           })`
-        const out = JSON.parse(execFileSync(otherNode, ['-e', script], { cwd: app, encoding: 'utf8' }))
-        expect(out.undici).toMatch(/^8\./)
-        expect(out.state).toEqual(expected)
-      } finally {
-        rmSync(app, { recursive: true, force: true })
-      }
+      const out = JSON.parse(execFileSync(otherNode, ['-e', script], { cwd: app, encoding: 'utf8' }))
+      expect(out.undici).toMatch(/^8\./)
+      expect(out.state).toEqual(expected)
     },
   )
 })

@@ -1,14 +1,13 @@
 // Sockets that are not (or no longer, or never) connected TCP sockets.
 import dgram from 'node:dgram'
 import { once } from 'node:events'
-import { closeSync, mkdtempSync, openSync } from 'node:fs'
+import { closeSync, openSync } from 'node:fs'
 import http2 from 'node:http2'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { configureKeepalive, readKeepalive } from '../lib/index.js'
-import { fdOf, closeAll, listen, tcpPair } from './helpers.js'
+import { fdOf, closeAll, listen, tcpPair, tempDir } from './helpers.js'
 
 afterEach(closeAll)
 
@@ -52,7 +51,7 @@ describe('a socket that is still connecting', () => {
   })
 
   it('reports a failure at connect time on the socket, not as an uncaught exception', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tcp-keepalive-'))
+    const dir = tempDir('unix')
     const unixServer = await listen(net.createServer(), path.join(dir, 'socket'))
     const client = new net.Socket()
     configureKeepalive(client, { idle: 5_000 }) // validated now; turns out not to be TCP on connect
@@ -87,7 +86,7 @@ describe('a closed socket', () => {
 
 describe('not a TCP socket', () => {
   it('a Unix domain socket: ERR_KEEPALIVE_NOT_TCP', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tcp-keepalive-'))
+    const dir = tempDir('unix')
     const server = await listen(net.createServer(), path.join(dir, 'socket'))
     const client = net.connect(server.address() as string)
     await once(client, 'connect')
