@@ -4,7 +4,7 @@
       "target_name": "tcp_keepalive",
       "sources": ["native/binding.cc"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
-      "cflags_cc": ["-Wall", "-Wextra", "-Werror"],
+      "cflags_cc": ["-Wall", "-Wextra"],
       "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-Wall", "-Wextra"] },
       "conditions": [
         ["OS == 'win'", { "sources": ["native/keepalive_win.cc"] }, { "sources": ["native/keepalive_posix.cc"] }],

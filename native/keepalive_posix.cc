@@ -18,34 +18,33 @@ namespace tcp_keepalive {
 
 namespace {
 
+// level 0: this platform's headers have no such option.
 struct Option {
   int level;
   int name;
 };
-
-constexpr Option kNone = {0, 0};
 
 const Option kOptions[kFieldCount] = {
     {SOL_SOCKET, SO_KEEPALIVE},
 #ifdef KA_IDLE_OPTION
     {IPPROTO_TCP, KA_IDLE_OPTION},
 #else
-    kNone,
+    {0, 0},
 #endif
 #ifdef TCP_KEEPINTVL
     {IPPROTO_TCP, TCP_KEEPINTVL},
 #else
-    kNone,
+    {0, 0},
 #endif
 #ifdef TCP_KEEPCNT
     {IPPROTO_TCP, TCP_KEEPCNT},
 #else
-    kNone,
+    {0, 0},
 #endif
 #ifdef TCP_USER_TIMEOUT
     {IPPROTO_TCP, TCP_USER_TIMEOUT},
 #else
-    kNone,
+    {0, 0},
 #endif
 };
 
