@@ -16,6 +16,19 @@ const nodeSetKeepAlive = net.Socket.prototype.setKeepAlive as (
 /** Node 24.19+ and 26.4+ take setKeepAlive(enable, initialDelay, interval, count) (or one options object). */
 export const nodeSetsIntervalAndCount = nodeSetKeepAlive.length >= 4
 
+/** The runtime whose setKeepAlive this is, as its users name it. */
+export function runtimeName(): string {
+  const { bun, deno } = process.versions as { bun?: string; deno?: string }
+  return deno ? `Deno ${deno}` : bun ? `Bun ${bun}` : `Node ${process.version}`
+}
+
+/** Why interval and count cannot be set through this runtime's setKeepAlive(enable, delay). */
+function intervalAndCountWhy(): string {
+  // libuv writes interval 1 s and count 10 with every idle; Deno and Bun leave the system's values.
+  if (process.versions.deno || process.versions.bun) return `${runtimeName()}'s setKeepAlive sets only the idle time`
+  return `${runtimeName()}'s setKeepAlive forces interval 1 s and count 10 (Node 24.19+ and 26.4+ take them)`
+}
+
 // Node passes whole seconds (it truncates ms) and counts to libuv as C ints.
 // The kernel's own bounds are unknown without the binding, and Node ignores
 // the kernel's refusal, so readKeepalive reports nothing in this mode.
@@ -33,14 +46,14 @@ export function fallbackBackend(reason: string): Backend {
     unsupported(settings) {
       const missing: ReturnType<Backend['unsupported']> = []
       if (settings.userTimeout !== undefined) {
-        missing.push({ field: 'userTimeout', why: "Node's setKeepAlive has no user timeout" })
+        missing.push({ field: 'userTimeout', why: `${runtimeName().split(' ')[0]}'s setKeepAlive has no user timeout` })
       }
       for (const field of ['interval', 'count'] as const) {
         if (settings[field] === undefined) continue
         if (!nodeSetsIntervalAndCount) {
           missing.push({
             field,
-            why: `Node ${process.version}'s setKeepAlive forces interval 1 s and count 10 (Node 24.19+ and 26.4+ take them)`,
+            why: intervalAndCountWhy(),
           })
         } else if (settings.idle === undefined) {
           missing.push({ field, why: "Node's setKeepAlive applies interval and count only together with idle" })

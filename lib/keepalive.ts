@@ -74,11 +74,24 @@ export function adoptInherited(socket: net.Socket, settings: Settings): void {
   keepApplied(socket, { ...configuredSettings(socket), ...settings }, false, writeLater)
 }
 
-/** Drops the fields this backend cannot apply: a one-time warning each, or ERR_KEEPALIVE_UNSUPPORTED when strict. */
-function withoutUnsupported(settings: Settings, strict: boolean): Settings {
-  const missing = backend.unsupported(settings)
+/**
+ * Sockets that expose no file descriptor although the binding is in use (Bun's
+ * http.Server gives its connections no handle) get the runtime's own
+ * setKeepAlive: a connection is never failed for lacking an fd.
+ */
+const noFdBackend: Backend = backend.native ? fallbackBackend('the socket exposes no file descriptor') : backend
+
+/** The backend for a socket with this fd (-1: none exposed). */
+function backendFor(fd: number): Backend {
+  return fd < 0 ? noFdBackend : backend
+}
+
+/** Drops the fields `using` cannot apply: a one-time warning each, or ERR_KEEPALIVE_UNSUPPORTED when strict. */
+function withoutUnsupported(settings: Settings, strict: boolean, using: Backend = backend): Settings {
+  const missing = using.unsupported(settings)
   if (missing.length === 0) return settings
-  const message = (field: string, why: string) => `tcp-keepalive cannot set ${field} here: ${why}`
+  const where = using === backend ? 'here' : 'on a socket that exposes no file descriptor'
+  const message = (field: string, why: string) => `tcp-keepalive cannot set ${field} ${where}: ${why}`
   if (strict) {
     throw keepaliveError('ERR_KEEPALIVE_UNSUPPORTED', missing.map(({ field, why }) => message(field, why)).join('; '))
   }
@@ -94,20 +107,14 @@ function withoutUnsupported(settings: Settings, strict: boolean): Settings {
   return kept
 }
 
-function socketTarget(socket: net.Socket, fd: number): Target {
-  if (backend.native && fd < 0) {
-    throw keepaliveError('ERR_KEEPALIVE_NOT_TCP', 'The socket has no file descriptor: it is not backed by a TCP handle')
-  }
-  return { socket, fd }
-}
-
 /** Writes to a socket outside a configureKeepalive call (on connect, after setKeepAlive): errors go to the socket. */
 function writeLater(socket: net.Socket, settings: Settings): void {
   if (socket.destroyed) return
   const status = socketStatus(socket)
   if (status.state === 'pending') return
   try {
-    backend.apply(socketTarget(socket, status.fd), settings)
+    const using = backendFor(status.fd)
+    using.apply({ socket, fd: status.fd }, using === backend ? settings : withoutUnsupported(settings, false, using))
   } catch (error) {
     socket.destroy(error as Error)
   }
@@ -150,8 +157,9 @@ export function configureKeepalive<T extends KeepaliveTarget>(target: T, options
 
   const socket = target as net.Socket
   const status = socketStatus(socket)
-  const merged = withoutUnsupported({ ...configuredSettings(socket), ...settings }, strict)
-  if (status.state === 'open') backend.apply(socketTarget(socket, status.fd), merged)
+  const using = status.state === 'open' ? backendFor(status.fd) : backend
+  const merged = withoutUnsupported({ ...configuredSettings(socket), ...settings }, strict, using)
+  if (status.state === 'open') using.apply({ socket, fd: status.fd }, merged)
   keepApplied(socket, merged, status.state === 'pending', writeLater)
   return target
 }
@@ -166,7 +174,8 @@ export function configureKeepalive<T extends KeepaliveTarget>(target: T, options
  *   `ERR_KEEPALIVE_NOT_TCP`, or a system error (`syscall: 'getsockopt'`); the argument errors of configureKeepalive.
  */
 export function readKeepalive(target: KeepaliveTarget): KeepaliveState {
-  return backend.read(readableTarget(target))
+  const resolved = readableTarget(target)
+  return backendFor(resolved.fd).read(resolved)
 }
 
 /**
@@ -183,7 +192,7 @@ export function readKeepalive(target: KeepaliveTarget): KeepaliveState {
  */
 export function readTcpInfo(target: KeepaliveTarget): TcpInfo {
   const resolved = readableTarget(target)
-  if (!backend.readTcpInfo) {
+  if (!backend.readTcpInfo || resolved.fd < 0) {
     throw keepaliveError(
       'ERR_KEEPALIVE_UNSUPPORTED',
       `TCP_INFO needs the native binding on Linux${backend.reason ? `: ${backend.reason}` : ''}`,
@@ -200,5 +209,5 @@ function readableTarget(target: KeepaliveTarget): Target {
   if (status.state === 'pending') {
     throw keepaliveError('ERR_SOCKET_NOT_CONNECTED', 'The socket is not connected yet: read it after it emits "connect"')
   }
-  return socketTarget(target, status.fd)
+  return { socket: target, fd: status.fd }
 }

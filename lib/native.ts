@@ -4,6 +4,7 @@ import { constants } from 'node:os'
 import path from 'node:path'
 import type { Backend, KeepaliveState, Target, TcpInfo } from './backend.js'
 import { keepaliveError, systemError } from './errors.js'
+import { runtimeName } from './fallback.js'
 import { FIELDS, type Field, type FieldLimits, type Limits } from './options.js'
 import { tcpStateName } from './tcp-states.js'
 
@@ -36,11 +37,14 @@ const FORCE_FALLBACK_VARIABLE = 'TCP_KEEPALIVE_FORCE_FALLBACK'
 /** Loads the binding, or says why it cannot be used. */
 export function loadBinding(): { binding: Binding } | { reason: string } {
   if (process.env[FORCE_FALLBACK_VARIABLE] === '1') return { reason: `${FORCE_FALLBACK_VARIABLE}=1 is set` }
+  // Deno's sockets carry no file descriptor (its node:net keeps the socket in Rust), so the binding has nothing to act on.
+  if (process.versions.deno) return { reason: `${runtimeName()}: sockets expose no file descriptor` }
   let binding: Binding
   try {
     binding = nodeGypBuild(PACKAGE_ROOT) as Binding
   } catch (error) {
-    return { reason: `the native binding did not load: ${(error as Error).message.split('\n')[0]}` }
+    const why = (error as Error).message.split('\n')[0]
+    return { reason: `the native binding did not load: ${why} (install a C++ toolchain and run 'npm rebuild tcp-keepalive')` }
   }
   if (binding.unsupportedReason !== null) return { reason: binding.unsupportedReason }
   return { binding }

@@ -1,11 +1,28 @@
 // keepaliveServer: keepalive for every connection a server accepts.
 import net from 'node:net'
 import { invalidArgType } from './errors.js'
-import { acceptedSocketsInherit, adoptInherited, checkOptions, configureKeepalive } from './keepalive.js'
-import type { KeepaliveOptions } from './options.js'
+import { acceptedSocketsInherit, adoptInherited, checkOptions, configureKeepalive, readKeepalive } from './keepalive.js'
+import type { KeepaliveOptions, Settings } from './options.js'
 
 /** Options for every connection, or per connection (`undefined`: leave that one alone). */
 export type ServerKeepaliveOptions = KeepaliveOptions | ((socket: net.Socket) => KeepaliveOptions | undefined)
+
+/** Whether the kernel holds `settings` for `socket` (read back with getsockopt). */
+function holds(socket: net.Socket, settings: Settings): boolean {
+  const state = readKeepalive(socket)
+  return (Object.keys(settings) as Array<keyof Settings>).every((field) =>
+    field === 'enable' ? state.enabled === settings.enable : state[field] === settings[field],
+  )
+}
+
+/** A net.Server, or what another runtime gives for one (Bun's http.Server is no net.Server instance). */
+function isServer(server: unknown): server is net.Server {
+  if (server instanceof net.Server) return true
+  const candidate = server as Partial<net.Server> | null
+  return (
+    typeof candidate?.listen === 'function' && typeof candidate.prependListener === 'function' && typeof candidate.address === 'function'
+  )
+}
 
 /**
  * Gives every connection a server accepts keepalive options. Works for net,
@@ -29,7 +46,7 @@ export type ServerKeepaliveOptions = KeepaliveOptions | ((socket: net.Socket) =>
  * ```
  */
 export function keepaliveServer<S extends net.Server>(server: S, options: ServerKeepaliveOptions): S {
-  if (!(server instanceof net.Server)) throw invalidArgType('server', 'an instance of net.Server', server)
+  if (!isServer(server)) throw invalidArgType('server', 'an instance of net.Server', server)
   if (typeof options === 'function') {
     server.prependListener('connection', (socket: net.Socket) => {
       const chosen = options(socket)
@@ -45,14 +62,19 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
 
   const { settings } = checkOptions(options) // invalid options throw here, not per connection
   const nodeRewritesEach = () => (server as { keepAlive?: boolean }).keepAlive === true
-  if (!acceptedSocketsInherit) {
-    server.prependListener('connection', (socket: net.Socket) => configureKeepalive(socket, options))
-    return server
-  }
+  // Whether accepted sockets get the settings from the listening socket:
+  // false until the listener is configured, then verified once on the first
+  // accepted socket (undefined until then). A cluster worker's server, or
+  // Bun's http.Server, has no listening fd of its own: each connection is
+  // configured instead.
+  let inherits: boolean | undefined = false
   const configureListener = () => {
+    inherits = false
     const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
+    if (!acceptedSocketsInherit || typeof fd !== 'number' || fd < 0) return
     try {
-      if (typeof fd === 'number' && fd >= 0) configureKeepalive(fd, options)
+      configureKeepalive(fd, options)
+      inherits = undefined
     } catch (error) {
       server.emit('error', error) // e.g. listening on a Unix socket
     }
@@ -60,8 +82,13 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
   if (server.listening) configureListener()
   server.prependListener('listening', configureListener)
   server.prependListener('connection', (socket: net.Socket) => {
-    if (nodeRewritesEach()) configureKeepalive(socket, options)
-    else adoptInherited(socket, settings)
+    try {
+      if (inherits === undefined && !nodeRewritesEach()) inherits = holds(socket, settings)
+      if (inherits && !nodeRewritesEach()) adoptInherited(socket, settings)
+      else configureKeepalive(socket, options)
+    } catch (error) {
+      socket.destroy(error as Error) // this connection fails, not the server
+    }
   })
   return server
 }

@@ -37,7 +37,7 @@ export function checkTarget(target: unknown): asserts target is KeepaliveTarget 
 }
 
 /**
- * `open` with the fd (-1 where Node does not expose one), or `pending` for a
+ * `open` with the fd (-1 where the runtime exposes none), or `pending` for a
  * socket that has not connected yet (DNS or the TCP handshake still running,
  * or connect() not called). Throws ERR_SOCKET_CLOSED for a destroyed socket.
  */
@@ -45,8 +45,10 @@ export function socketStatus(socket: net.Socket): SocketStatus {
   try {
     if (socket.destroyed) throw socketClosed()
     const handle = (socket as { _handle?: { fd?: unknown } | null })._handle
-    if (socket.connecting || !handle) return { state: 'pending' }
-    return { state: 'open', fd: typeof handle.fd === 'number' ? handle.fd : -1 }
+    if (socket.connecting) return { state: 'pending' }
+    // Connected sockets without a handle exist: Bun's http.Server gives them to 'connection'.
+    if (!handle) return socket.remoteAddress !== undefined ? { state: 'open', fd: -1 } : { state: 'pending' }
+    return { state: 'open', fd: typeof handle.fd === 'number' && handle.fd >= 0 ? handle.fd : -1 }
   } catch (error) {
     throw isUnbound(error) ? socketClosed() : error
   }
