@@ -1,0 +1,162 @@
+// The packed tarball as a user gets it: what it contains, and `npm install`
+// into a fresh project on a PATH with no compiler (only node and npm): with
+// the prebuilds, without them, and with --ignore-scripts.
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { canRun, closeAll, tempDir } from './helpers.js'
+
+const root = path.join(__dirname, '..')
+const PREBUILDS = [
+  'linux-arm64/tcp-keepalive.glibc.node',
+  'linux-arm64/tcp-keepalive.musl.node',
+  'linux-x64/tcp-keepalive.glibc.node',
+  'linux-x64/tcp-keepalive.musl.node',
+].map((file) => `prebuilds/${file}`)
+
+/** What users need: the built JS and types, the native sources for a source build, the prebuilds, the install step. */
+const ALLOWED = [
+  /^(package\.json|README\.md|LICENSE|binding\.gyp|scripts\/install\.cjs)$/,
+  /^dist\/.+\.(js|mjs|cjs|d\.ts|d\.mts|d\.cts)$/,
+  /^native\/[a-z_]+\.(cc|h)$/,
+  /^prebuilds\/linux-(x64|arm64)\/tcp-keepalive\.(glibc|musl)\.node$/,
+]
+
+let work: string
+let tarball: string
+let files: Array<{ path: string; size: number }>
+let haveAll = false
+
+beforeAll(() => {
+  work = tempDir('install')
+  const [packed] = JSON.parse(
+    execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }),
+  )
+  tarball = path.join(work, packed.filename)
+  files = packed.files
+  haveAll = PREBUILDS.every((file) => files.some((f) => f.path === file))
+  console.log(`tarball: ${packed.size} bytes packed, ${packed.unpackedSize} unpacked, ${files.length} files`)
+  for (const file of files.filter((f) => f.path.endsWith('.node'))) console.log(`  ${file.path}: ${file.size} bytes`)
+})
+afterAll(closeAll)
+
+describe('the tarball', () => {
+  it('holds only what users need, and no source map pointing at unshipped sources', () => {
+    expect(files.map((f) => f.path).filter((file) => !ALLOWED.some((pattern) => pattern.test(file)))).toEqual([])
+    expect(files.some((f) => f.path === 'dist/index.js')).toBe(true)
+    for (const file of files.filter((f) => /\.[mc]?js$/.test(f.path))) {
+      expect(readFileSync(path.join(root, file.path), 'utf8'), file.path).not.toMatch(/sourceMappingURL/)
+    }
+  })
+
+  it.skipIf(!canRun('the four prebuilds (npm run prebuilds)', haveAll || process.env.CI === 'true'))('ships all four prebuilds', () => {
+    expect(files.map((f) => f.path).filter((file) => file.startsWith('prebuilds/'))).toEqual(PREBUILDS)
+  })
+})
+
+/** A PATH with node, npm and sh only (as in a node:slim image): no make, no compiler, no python. */
+function compilerlessPath(): string {
+  const bin = path.join(work, 'bin')
+  mkdirSync(bin, { recursive: true })
+  for (const name of ['node', 'npm', 'sh']) {
+    try {
+      symlinkSync(execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim(), path.join(bin, name))
+    } catch {
+      // already linked by an earlier test
+    }
+  }
+  return bin
+}
+
+/** Installs `tarballFile` into a new project; returns npm's result and what the package reports there. */
+function install(name: string, tarballFile: string, extra: string[] = [], env: Record<string, string> = {}) {
+  const app = path.join(work, name)
+  mkdirSync(app)
+  writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true }))
+  const userconfig = path.join(work, 'npmrc') // no nodedir from the machine's ~/.npmrc: a user's machine has none
+  writeFileSync(userconfig, '')
+  const environment = {
+    ...process.env,
+    PATH: compilerlessPath(),
+    npm_config_userconfig: userconfig,
+    npm_config_nodedir: '',
+    CI: '',
+    TCP_KEEPALIVE_REQUIRE_NATIVE: '',
+    ...env,
+  }
+  const result = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...extra, tarballFile], {
+    cwd: app,
+    env: environment,
+    encoding: 'utf8',
+  })
+  const report = (loader: string) =>
+    result.status === 0
+      ? JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', loader], { cwd: app, encoding: 'utf8', env: environment }))
+      : null
+  return {
+    result,
+    require: report(`import { createRequire } from 'node:module'
+      const { keepaliveSupport: s } = createRequire(import.meta.url)('tcp-keepalive')
+      console.log(JSON.stringify({ native: s.native, reason: s.reason }))`),
+    import: report(`const { keepaliveSupport: s } = await import('tcp-keepalive')
+      console.log(JSON.stringify({ native: s.native, reason: s.reason }))`),
+  }
+}
+
+/** The tarball without its prebuilds: a platform none of them matches. */
+function withoutPrebuilds(): string {
+  const unpacked = path.join(work, 'unpacked')
+  mkdirSync(unpacked)
+  execFileSync('tar', ['-xzf', tarball, '-C', unpacked])
+  execFileSync('rm', ['-rf', path.join(unpacked, 'package', 'prebuilds')])
+  const stripped = path.join(work, 'no-prebuilds.tgz')
+  execFileSync('tar', ['-czf', stripped, '-C', unpacked, 'package'])
+  return stripped
+}
+
+describe.skipIf(!canRun('the four prebuilds (npm run prebuilds)', haveAll || process.env.CI === 'true'))(
+  'npm install with no compiler',
+  () => {
+    it('with the prebuilds: native for require and import', { timeout: 120_000 }, () => {
+      const { result, require, import: esm } = install('with-prebuilds', tarball)
+      expect(result.status, result.stderr).toBe(0)
+      expect(require).toEqual({ native: true, reason: null })
+      expect(esm).toEqual({ native: true, reason: null })
+    })
+
+    it('with --ignore-scripts: native still loads from the prebuild', { timeout: 120_000 }, () => {
+      const { result, require } = install('ignore-scripts', tarball, ['--ignore-scripts'])
+      expect(result.status, result.stderr).toBe(0)
+      expect(require).toEqual({ native: true, reason: null })
+    })
+
+    it(
+      "without a matching prebuild: the install succeeds, says why in one line, and the package runs on Node's setKeepAlive",
+      { timeout: 120_000 },
+      () => {
+        const stripped = withoutPrebuilds()
+        // npm shows a dependency's install output only with --foreground-scripts (or when it fails).
+        const { result, require, import: esm } = install('no-prebuilds', stripped, ['--foreground-scripts'])
+        expect(result.status, result.stderr).toBe(0)
+        const lines = result.stderr.split('\n').filter((line) => line.startsWith('tcp-keepalive:'))
+        expect(lines).toEqual([
+          expect.stringMatching(/^tcp-keepalive: no prebuilt binary for linux-x64 and the source build failed .*npm rebuild tcp-keepalive/),
+        ])
+        expect(require).toEqual({
+          native: false,
+          reason: expect.stringMatching(/^the native binding did not load: No native build was found/),
+        })
+        expect(esm).toEqual(require)
+
+        const strict = install('no-prebuilds-required', stripped, [], { TCP_KEEPALIVE_REQUIRE_NATIVE: '1' })
+        expect(strict.result.status).not.toBe(0)
+        expect(strict.result.stderr).toContain('TCP_KEEPALIVE_REQUIRE_NATIVE=1 requires it')
+      },
+    )
+  },
+)
