@@ -3,7 +3,7 @@
 // Node), the vitest matcher, and TCP_INFO.
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import http2 from 'node:http2'
 import https from 'node:https'
@@ -37,6 +37,29 @@ async function acceptOne(server: net.Server & { port: number }, secure: boolean)
 }
 
 describe('keepaliveServer', () => {
+  it('under node:cluster (round-robin: the worker has no listening fd) configures each connection, as the kernel shows', () => {
+    const script = `
+      const cluster = require('node:cluster')
+      const http = require('node:http')
+      cluster.schedulingPolicy = cluster.SCHED_RR
+      if (cluster.isPrimary) {
+        const worker = cluster.fork()
+        worker.on('message', (message) => { console.log(JSON.stringify(message)); worker.kill() })
+      } else {
+        const { keepaliveServer, readKeepalive } = require(${JSON.stringify(root)})
+        const server = keepaliveServer(http.createServer((request, response) => {
+          process.send({ listeningFd: server._handle.fd ?? null, state: readKeepalive(request.socket) })
+          response.end()
+        }), ${JSON.stringify(settings)})
+        server.listen(0, '127.0.0.1', () => require('node:http').get('http://127.0.0.1:' + server.address().port, (r) => r.resume()))
+      }`
+    const file = path.join(tempDir('cluster'), 'server.cjs') // cluster.fork() re-runs a file, not -e
+    writeFileSync(file, script)
+    const out = JSON.parse(execFileSync(process.execPath, [file], { encoding: 'utf8', timeout: 15_000 }))
+    expect(out.listeningFd).toBe(null)
+    expect(out.state).toEqual({ enabled: true, ...settings })
+  })
+
   const kinds: Array<[string, () => net.Server, boolean]> = [
     ['net', () => net.createServer(), false],
     ['http', () => http.createServer(), false],
