@@ -12,7 +12,7 @@ import { canRun } from './helpers.js'
 const children = path.join(__dirname, 'children')
 const otherNode = process.env.TCP_KEEPALIVE_OTHER_NODE ?? ''
 
-function runChild(node: string, script: 'fallback.cjs' | 'native.cjs') {
+function runChild(node: string, script: 'fallback.cjs' | 'roundtrip.cjs') {
   const out = execFileSync(node, [path.join(children, script)], {
     env: { ...process.env, TCP_KEEPALIVE_FORCE_FALLBACK: script === 'fallback.cjs' ? '1' : '' },
     encoding: 'utf8',
@@ -65,7 +65,7 @@ describe.skipIf(!canRun('TCP_KEEPALIVE_OTHER_NODE: a Node 24.19+ or 26.4+ binary
   'a Node that takes interval and count',
   () => {
     it('loads the same N-API binary and round-trips every field natively', () => {
-      const result = runChild(otherNode, 'native.cjs')
+      const result = runChild(otherNode, 'roundtrip.cjs')
       expect(result.node).not.toBe(process.version)
       expect(result.native).toBe(true)
       expect(result.afterSetKeepAlive).toEqual({ enabled: true, idle: 2_000, interval: 5_000, count: 4, userTimeout: 5_000 })

@@ -67,7 +67,7 @@ describe('prebuilds', () => {
     const argv = command()
     const ready = existsSync(file) && argv.length > 0
     it.skipIf(!canRun(`${binary} (npm run prebuilds) and ${runtime} (scripts/tools.sh, test/musl/sysroot.sh)`, ready))(
-      `${binary} loads on ${runtime} and round-trips every field`,
+      `${binary} loads on ${runtime} and round-trips every field, sticky across setKeepAlive`,
       { timeout: 30_000 },
       () => {
         const out = execFileSync(argv[0], [...argv.slice(1), child], {
@@ -76,7 +76,7 @@ describe('prebuilds', () => {
         })
         const result = JSON.parse(out)
         expect(result).toMatchObject({ native: true, reason: null, binding: path.join('prebuilds', binary) })
-        expect(result.read).toEqual({ enabled: true, idle: 9_000, interval: 4_000, count: 6, userTimeout: 12_000 })
+        expect(result.afterSetKeepAlive).toEqual({ enabled: true, idle: 2_000, interval: 5_000, count: 4, userTimeout: 5_000 })
         console.log(`${binary} on ${result.runtime} (${result.arch}): round trip ok`)
       },
     )
