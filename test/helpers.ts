@@ -87,6 +87,15 @@ export function tempDir(prefix: string): string {
   return dir
 }
 
+/** A pinned tool's binary (scripts/tools.sh path NAME), or '' where it is not installed. */
+export function toolPath(name: string): string {
+  try {
+    return execFileSync(path.join(__dirname, '..', 'scripts', 'tools.sh'), ['path', name], { encoding: 'utf8' }).trim()
+  } catch {
+    return ''
+  }
+}
+
 export function hasCommand(command: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' })

@@ -7,20 +7,12 @@ import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { canRun } from './helpers.js'
+import { canRun, toolPath } from './helpers.js'
 
 const root = path.join(__dirname, '..')
 const child = path.join(__dirname, 'children', 'roundtrip.cjs')
 const tools = process.env.TCP_KEEPALIVE_TOOLS ?? path.join(process.env.HOME ?? '/root', '.cache', 'tcp-keepalive-tools')
 const sysroot = path.join(tools, 'musl-sysroot')
-
-function tool(name: string): string {
-  try {
-    return execFileSync(path.join(root, 'scripts', 'tools.sh'), ['path', name], { encoding: 'utf8' }).trim()
-  } catch {
-    return ''
-  }
-}
 
 interface Case {
   binary: string
@@ -40,23 +32,23 @@ function musl(arch: 'x64' | 'arm64', bun: string, qemu: string[]): string[] {
 const cases: Case[] = [
   ...[
     [`Node ${process.versions.node} (this one)`, process.execPath],
-    ...['22', '24', '26'].map((v) => [`Node ${v}`, tool(`node${v}`)]),
+    ...['22', '24', '26'].map((v) => [`Node ${v}`, toolPath(`node${v}`)]),
   ].map(([runtime, node]): Case => ({ binary: 'linux-x64/tcp-keepalive.glibc.node', runtime, command: () => (node ? [node] : []) })),
   {
     binary: 'linux-arm64/tcp-keepalive.glibc.node',
     runtime: 'Node 20 arm64 (qemu)',
-    command: () => (tool('node-arm64') ? ['qemu-aarch64-static', '-L', '/usr/aarch64-linux-gnu', tool('node-arm64')] : []),
+    command: () => (toolPath('node-arm64') ? ['qemu-aarch64-static', '-L', '/usr/aarch64-linux-gnu', toolPath('node-arm64')] : []),
   },
   {
     binary: 'linux-x64/tcp-keepalive.musl.node',
     runtime: 'Bun x64 musl',
-    command: () => musl('x64', tool('bun-musl'), []),
+    command: () => musl('x64', toolPath('bun-musl'), []),
     env: { LIBC: 'musl' }, // node-gyp-build only detects musl on Alpine
   },
   {
     binary: 'linux-arm64/tcp-keepalive.musl.node',
     runtime: 'Bun arm64 musl (qemu)',
-    command: () => musl('arm64', tool('bun-arm64-musl'), ['qemu-aarch64-static']),
+    command: () => musl('arm64', toolPath('bun-arm64-musl'), ['qemu-aarch64-static']),
     env: { LIBC: 'musl' },
   },
 ]

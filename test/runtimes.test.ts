@@ -2,25 +2,16 @@
 // scripts/tools.sh), and under this Node as the control. What the kernel
 // holds is read from outside the child (inspect: pidfd_getfd + getsockopt),
 // so the oracle does not depend on the runtime under test.
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import readline from 'node:readline'
 import { afterEach, describe, expect, it } from 'vitest'
 import { inspectProcess } from '../lib/cli/inspect.js'
-import { canRun } from './helpers.js'
+import { canRun, toolPath } from './helpers.js'
 
-const root = path.join(__dirname, '..')
 const child = path.join(__dirname, 'children', 'runtime.cjs')
-
-function toolPath(name: string): string | null {
-  try {
-    return execFileSync(path.join(root, 'scripts', 'tools.sh'), ['path', name], { encoding: 'utf8' }).trim()
-  } catch {
-    return null
-  }
-}
 
 interface Outcome {
   local: number
@@ -81,7 +72,7 @@ describe('runtimes', () => {
   })
 
   const bun = toolPath('bun')
-  it.skipIf(!canRun('Bun (scripts/tools.sh install bun)', bun !== null))(
+  it.skipIf(!canRun('Bun (scripts/tools.sh install bun)', bun !== ''))(
     'Bun: native for net sockets; its http.Server sockets have no fd, so only their setKeepAlive is called, which Bun ignores',
     async () => {
       const { result, kernel } = await run([bun!])
@@ -102,7 +93,7 @@ describe('runtimes', () => {
   )
 
   const deno = toolPath('deno')
-  it.skipIf(!canRun('Deno (scripts/tools.sh install deno)', deno !== null))(
+  it.skipIf(!canRun('Deno (scripts/tools.sh install deno)', deno !== ''))(
     "Deno: no fd anywhere, so Deno's setKeepAlive sets enable and idle; interval and count stay the system's, with a warning each",
     async () => {
       const { result, kernel } = await run([deno!, 'run', '--allow-all'])
