@@ -12,30 +12,35 @@ export interface KeepaliveState {
   userTimeout: number | null
 }
 
-/** Linux TCP_INFO, as readTcpInfo returns it. Times in ms. */
+/**
+ * Linux TCP_INFO, as readTcpInfo returns it. Times in ms. A field is null
+ * where the kernel did not fill it (an older kernel's shorter struct).
+ */
 export interface TcpInfo {
   /** 'ESTABLISHED', 'CLOSE_WAIT', ... */
-  state: string
+  state: string | null
   /** Keepalive (or zero-window) probes sent and not answered yet. */
-  probes: number
+  probes: number | null
   /** Backoff exponent of the retransmission or probe timer. */
-  backoff: number
+  backoff: number | null
   /** Retransmissions of the data not acknowledged yet. */
-  retransmits: number
+  retransmits: number | null
   /** Retransmissions over the connection's life. */
-  totalRetransmits: number
+  totalRetransmits: number | null
   /** Smoothed round-trip time. */
-  rtt: number
-  rttVariance: number
-  lastDataSent: number
-  lastDataReceived: number
-  lastAckReceived: number
+  rtt: number | null
+  rttVariance: number | null
+  lastDataSent: number | null
+  lastDataReceived: number | null
+  lastAckReceived: number | null
 }
 
 /** A socket with its fd (-1 where Node does not expose one), or a bare fd. */
 export interface Target {
   socket: net.Socket | null
   fd: number
+  /** The fd is known to be a TCP socket (Node's TCP handle); otherwise the native layer checks. */
+  knownTcp: boolean
 }
 
 export interface Backend {
@@ -48,9 +53,11 @@ export interface Backend {
   readonly canRead: boolean
   /** Whether sockets accepted by a configured listening socket inherit its settings. */
   readonly acceptedSocketsInherit: boolean
+  /** Whether apply must be given every configured field, not only the new ones (Node's setKeepAlive sets them together). */
+  readonly writesAllFields: boolean
   /** The fields of `settings` this backend cannot apply, with why. */
   unsupported(settings: Settings): Array<{ field: Field; why: string }>
-  /** Writes `settings` (all supported); throws a system error on failure. */
+  /** Writes the defined fields of `settings` (all supported); throws a system error on failure. */
   apply(target: Target, settings: Settings): void
   read(target: Target): KeepaliveState
   /** Linux TCP_INFO; absent where it cannot be read. */

@@ -57,9 +57,9 @@ export interface SystemError extends Error {
 }
 
 /** A failed system call, as Node reports one: `setsockopt EINVAL`, with `errno` negative like libuv's. */
-export function systemError(errno: number, syscall: string): SystemError {
+export function systemError(errno: number, syscall: string, detail = ''): SystemError {
   const code = getSystemErrorName(errno)
-  const error = coded(Error, code, `${syscall} ${code}`) as SystemError
+  const error = coded(Error, code, `${syscall} ${code}${detail}`) as SystemError
   error.errno = errno
   error.syscall = syscall
   return error

@@ -4,8 +4,8 @@ import net from 'node:net'
 import type { Backend } from './backend.js'
 import type { FieldLimits, Limits } from './options.js'
 
-/** Node's own method, never a sticky wrapper installed on an instance. */
-const nodeSetKeepAlive = net.Socket.prototype.setKeepAlive as (
+/** Node's own method, taken before sticky.ts wraps it. */
+export const nodeSetKeepAlive = net.Socket.prototype.setKeepAlive as (
   this: net.Socket,
   enable: boolean,
   initialDelay?: number,
@@ -43,6 +43,7 @@ export function fallbackBackend(reason: string): Backend {
     limits,
     canRead: false,
     acceptedSocketsInherit: false, // there is no listening fd to configure
+    writesAllFields: true,
     unsupported(settings) {
       const missing: ReturnType<Backend['unsupported']> = []
       if (settings.userTimeout !== undefined) {

@@ -5,9 +5,9 @@ import type { Backend, KeepaliveState, Target, TcpInfo } from './backend.js'
 import { keepaliveError } from './errors.js'
 import { fallbackBackend } from './fallback.js'
 import { loadBinding, nativeBackend } from './native.js'
-import { acceptedRange, type Field, type KeepaliveOptions, type Settings, validateOptions } from './options.js'
-import { configuredSettings, keepApplied } from './sticky.js'
-import { checkTarget, type KeepaliveTarget, socketStatus } from './target.js'
+import { acceptedRange, FIELDS, type Field, type KeepaliveOptions, type Settings, validateOptions } from './options.js'
+import { keepApplied, setWriter, type SocketState, stateOf } from './sticky.js'
+import { checkTarget, fdTarget, type KeepaliveTarget, socketTarget } from './target.js'
 
 export type { KeepaliveState, TcpInfo } from './backend.js'
 export type { KeepaliveOptions } from './options.js'
@@ -71,7 +71,7 @@ export const acceptedSocketsInherit = backend.acceptedSocketsInherit
  * stick across setKeepAlive calls like configured ones. No system call.
  */
 export function adoptInherited(socket: net.Socket, settings: Settings): void {
-  keepApplied(socket, { ...configuredSettings(socket), ...settings }, false, writeLater)
+  keepApplied(socket, stateOf(socket), settings, false)
 }
 
 /**
@@ -97,7 +97,7 @@ function withoutUnsupported(settings: Settings, strict: boolean, using: Backend 
   }
   const kept = { ...settings }
   for (const { field, why } of missing) {
-    delete kept[field]
+    kept[field] = undefined
     const text = message(field, why)
     if (!warned.has(text)) {
       warned.add(text)
@@ -108,17 +108,18 @@ function withoutUnsupported(settings: Settings, strict: boolean, using: Backend 
 }
 
 /** Writes to a socket outside a configureKeepalive call (on connect, after setKeepAlive): errors go to the socket. */
-function writeLater(socket: net.Socket, settings: Settings): void {
+function writeLater(socket: net.Socket, settings: Settings, state: SocketState): void {
   if (socket.destroyed) return
-  const status = socketStatus(socket)
-  if (status.state === 'pending') return
   try {
-    const using = backendFor(status.fd)
-    using.apply({ socket, fd: status.fd }, using === backend ? settings : withoutUnsupported(settings, false, using))
+    const target = socketTarget(socket, state)
+    if (target === null) return
+    const using = backendFor(target.fd)
+    using.apply(target, using === backend ? settings : withoutUnsupported(settings, false, using))
   } catch (error) {
     socket.destroy(error as Error)
   }
 }
+setWriter(writeLater)
 
 /**
  * Sets keepalive options on a TCP socket or fd. Only the fields given are
@@ -151,17 +152,28 @@ export function configureKeepalive<T extends KeepaliveTarget>(target: T, options
         `A file descriptor needs the native binding, which is not in use: ${backend.reason}`,
       )
     }
-    backend.apply({ socket: null, fd: target }, withoutUnsupported(settings, strict))
+    backend.apply(fdTarget(target), withoutUnsupported(settings, strict))
     return target
   }
 
   const socket = target as net.Socket
-  const status = socketStatus(socket)
-  const using = status.state === 'open' ? backendFor(status.fd) : backend
-  const merged = withoutUnsupported({ ...configuredSettings(socket), ...settings }, strict, using)
-  if (status.state === 'open') using.apply({ socket, fd: status.fd }, merged)
-  keepApplied(socket, merged, status.state === 'pending', writeLater)
+  const state = stateOf(socket)
+  const resolved = socketTarget(socket, state)
+  const using = resolved === null ? backend : backendFor(resolved.fd)
+  const given = withoutUnsupported(settings, strict, using)
+  if (resolved !== null) {
+    // Node's setKeepAlive (the fallback) cannot change one field alone: it gets all configured so far.
+    using.apply(resolved, using.writesAllFields && state ? mergedWith(state.settings, given) : given)
+  }
+  keepApplied(socket, state, given, resolved === null)
   return target
+}
+
+/** `earlier` with the defined fields of `later` on top. */
+function mergedWith(earlier: Settings, later: Settings): Settings {
+  const merged = { ...earlier }
+  for (const field of FIELDS) if (later[field] !== undefined) merged[field] = later[field] as never
+  return merged
 }
 
 /**
@@ -204,10 +216,10 @@ export function readTcpInfo(target: KeepaliveTarget): TcpInfo {
 /** The target of a read: an fd, or a connected socket's. */
 function readableTarget(target: KeepaliveTarget): Target {
   checkTarget(target)
-  if (typeof target === 'number') return { socket: null, fd: target }
-  const status = socketStatus(target)
-  if (status.state === 'pending') {
+  if (typeof target === 'number') return fdTarget(target)
+  const resolved = socketTarget(target)
+  if (resolved === null) {
     throw keepaliveError('ERR_SOCKET_NOT_CONNECTED', 'The socket is not connected yet: read it after it emits "connect"')
   }
-  return { socket: target, fd: status.fd }
+  return resolved
 }

@@ -16,11 +16,16 @@ export interface Binding {
   /** The status for "a socket, but not TCP"; other non-zero statuses are -errno. */
   notTcp: number
   acceptedSocketsInherit: boolean
-  apply(fd: number, values: Int32Array): number
-  read(fd: number, values: Int32Array): number
+  /** Shared with C++ (one per thread): apply writes the fields not -1 from it, read fills it. */
+  values: Int32Array
+  /** Writes `values`; returns 0, notTcp or -errno. On failure `values` keeps only the fields applied. */
+  apply(fd: number, verifyTcp: boolean): number
+  read(fd: number, verifyTcp: boolean): number
   /** Whether readTcpInfo works on this platform. */
   tcpInfo: boolean
-  readTcpInfo(fd: number, values: Float64Array): number
+  /** Shared with C++: readTcpInfo fills it, NaN where the kernel did not. */
+  tcpInfoValues: Float64Array
+  readTcpInfo(fd: number, verifyTcp: boolean): number
   /** A new fd for process `pid`'s `fd` (Linux 5.6+ pidfd_getfd), or -errno. */
   duplicateProcessFd(pid: number, fd: number): number
 }
@@ -65,13 +70,13 @@ export function nativeBackend(binding: Binding): Backend {
     const fieldLimits = binding.fields[field]
     if (fieldLimits) limits[field] = fieldLimits
   }
-  const unitMs = (field: Field): number => (field === 'enable' ? 1 : (binding.fields[field]?.unitMs ?? 1))
-  // Reused for every call: the binding reads and writes them synchronously.
-  const values = new Int32Array(FIELDS.length)
-  const tcpInfo = new Float64Array(10) // native/tcp_info.h TcpInfoField order
+  const unit = (field: Exclude<Field, 'enable'>): number => binding.fields[field]?.unitMs ?? 1
+  const [idleUnit, intervalUnit, userTimeoutUnit] = [unit('idle'), unit('interval'), unit('userTimeout')]
+  const { values, tcpInfoValues } = binding
+  const notHere = FIELDS.filter((field) => !binding.fields[field])
+  const none: ReturnType<Backend['unsupported']> = []
 
   function check(status: number, syscall: string, target: Target): void {
-    if (status === 0) return
     if (status === binding.notTcp || status === -constants.errno.ENOTSOCK) {
       const subject = target.socket ? 'The socket' : `fd ${target.fd}`
       const what = status === binding.notTcp ? 'is not a TCP socket' : 'is not a socket'
@@ -86,45 +91,58 @@ export function nativeBackend(binding: Binding): Backend {
     limits,
     canRead: true,
     acceptedSocketsInherit: binding.acceptedSocketsInherit,
+    writesAllFields: false,
     unsupported: (settings) =>
-      FIELDS.filter((field) => settings[field] !== undefined && !binding.fields[field]).map((field) => ({
-        field,
-        why: 'this platform has no socket option for it',
-      })),
-    apply(target, settings) {
-      FIELDS.forEach((field, i) => {
-        const value = settings[field]
-        values[i] = value === undefined ? UNSET : Number(value) / unitMs(field)
-      })
-      check(binding.apply(target.fd, values), 'setsockopt', target)
+      notHere.length === 0
+        ? none
+        : notHere
+            .filter((field) => settings[field] !== undefined)
+            .map((field) => ({ field, why: 'this platform has no socket option for it' })),
+    apply(target, { enable, idle, interval, count, userTimeout }) {
+      values[0] = enable === undefined ? UNSET : enable ? 1 : 0
+      values[1] = idle === undefined ? UNSET : idle / idleUnit
+      values[2] = interval === undefined ? UNSET : interval / intervalUnit
+      values[3] = count === undefined ? UNSET : count
+      values[4] = userTimeout === undefined ? UNSET : userTimeout / userTimeoutUnit
+      const status = binding.apply(target.fd, !target.knownTcp)
+      if (status === 0) return
+      const applied = FIELDS.filter((_, i) => values[i] !== UNSET)
+      if (applied.length === 0) check(status, 'setsockopt', target)
+      // Only a value the kernel documents as valid failed, after others were written (see native/keepalive.h).
+      const error = systemError(status, 'setsockopt', `; ${applied.join(', ')} applied before it failed`)
+      ;(error as { applied?: Field[] }).applied = applied
+      throw error
     },
     read(target): KeepaliveState {
-      check(binding.read(target.fd, values), 'getsockopt', target)
-      const ms = (i: number): number | null => (values[i] === UNSET ? null : values[i] * unitMs(FIELDS[i]))
+      const status = binding.read(target.fd, !target.knownTcp)
+      if (status !== 0) check(status, 'getsockopt', target)
+      const [enabled, idle, interval, count, userTimeout] = values
       return {
-        enabled: values[0] === UNSET ? null : values[0] === 1,
-        idle: ms(1),
-        interval: ms(2),
-        count: ms(3),
-        userTimeout: ms(4),
+        enabled: enabled === UNSET ? null : enabled === 1,
+        idle: idle === UNSET ? null : idle * idleUnit,
+        interval: interval === UNSET ? null : interval * intervalUnit,
+        count: count === UNSET ? null : count,
+        userTimeout: userTimeout === UNSET ? null : userTimeout * userTimeoutUnit,
       }
     },
     readTcpInfo: binding.tcpInfo
       ? (target): TcpInfo => {
-          check(binding.readTcpInfo(target.fd, tcpInfo), 'getsockopt', target)
+          const status = binding.readTcpInfo(target.fd, !target.knownTcp)
+          if (status !== 0) check(status, 'getsockopt', target)
+          const known = (value: number): number | null => (Number.isNaN(value) ? null : value)
           const [state, probes, backoff, retransmits, totalRetransmits, rtt, rttVariance, lastDataSent, lastDataReceived, lastAckReceived] =
-            tcpInfo
+            tcpInfoValues
           return {
-            state: tcpStateName(state),
-            probes,
-            backoff,
-            retransmits,
-            totalRetransmits,
-            rtt: rtt / 1000,
-            rttVariance: rttVariance / 1000,
-            lastDataSent,
-            lastDataReceived,
-            lastAckReceived,
+            state: Number.isNaN(state) ? null : tcpStateName(state),
+            probes: known(probes),
+            backoff: known(backoff),
+            retransmits: known(retransmits),
+            totalRetransmits: known(totalRetransmits),
+            rtt: Number.isNaN(rtt) ? null : rtt / 1000,
+            rttVariance: Number.isNaN(rttVariance) ? null : rttVariance / 1000,
+            lastDataSent: known(lastDataSent),
+            lastDataReceived: known(lastDataReceived),
+            lastAckReceived: known(lastAckReceived),
           }
         }
       : undefined,

@@ -21,19 +21,23 @@ export interface KeepaliveOptions {
 /** The kernel-level fields, in the order the native layer uses. */
 export const FIELDS = ['enable', 'idle', 'interval', 'count', 'userTimeout'] as const
 export type Field = (typeof FIELDS)[number]
-export type TimingField = 'idle' | 'interval' | 'count'
-const TIMING_FIELDS: readonly TimingField[] = ['idle', 'interval', 'count']
 
 /**
  * Validated settings: `enable` as a boolean, the others in ms (probes for
- * count) already rounded up to the platform's unit. Absent = leave as is.
+ * count) already rounded up to the platform's unit. `undefined` = leave as
+ * is. Every property is always present (one object shape for the hot path).
  */
 export interface Settings {
-  enable?: boolean
-  idle?: number
-  interval?: number
-  count?: number
-  userTimeout?: number
+  enable: boolean | undefined
+  idle: number | undefined
+  interval: number | undefined
+  count: number | undefined
+  userTimeout: number | undefined
+}
+
+/** Settings that change nothing yet. */
+export function noSettings(): Settings {
+  return { enable: undefined, idle: undefined, interval: undefined, count: undefined, userTimeout: undefined }
 }
 
 /** What one numeric field accepts: kernel units `min`..`max`, each `unitMs` ms long (1 for count). */
@@ -44,7 +48,24 @@ export interface FieldLimits {
 }
 export type Limits = Partial<Record<Exclude<Field, 'enable'>, FieldLimits>>
 
-const KNOWN_KEYS = new Set<string>([...FIELDS, 'strict'])
+/** Keys of KeepaliveOptions; anything else is rejected. */
+function isKnownKey(key: string): boolean {
+  switch (key) {
+    case 'enable':
+    case 'idle':
+    case 'interval':
+    case 'count':
+    case 'userTimeout':
+    case 'strict':
+      return true
+    default:
+      return false
+  }
+}
+const KNOWN_KEYS = [...FIELDS, 'strict'].join(', ')
+
+/** An unknown key is shown cut to this many characters (it may be huge). */
+const SHOWN_KEY_LENGTH = 40
 
 /** The smallest and largest whole value accepted for a field, in the units users pass (ms, or probes for count). */
 export function acceptedRange(limits: FieldLimits): { min: number; max: number } {
@@ -57,58 +78,71 @@ function describeRange(field: Exclude<Field, 'enable'>, limits: FieldLimits): st
   return Number.isFinite(max) ? `${lower} && <= ${max}` : lower
 }
 
+/** Validated options: what to write, and whether an unsupported field is an error. */
+export interface Validated {
+  settings: Settings
+  strict: boolean
+}
+
 /**
  * Checks `options` completely before anything touches a socket and returns
  * the settings to write plus the `strict` flag. Fields this platform cannot
  * set are still checked for type and sign, and left to the caller to report.
+ * One pass, no intermediate arrays: this runs on every configure call.
  */
-export function validateOptions(options: unknown, limits: Limits): { settings: Settings; strict: boolean } {
+export function validateOptions(options: unknown, limits: Limits): Validated {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw invalidArgType('options', 'of type object', options)
   }
-  const given = options as Record<string, unknown>
-  for (const key of Object.keys(given)) {
-    if (!KNOWN_KEYS.has(key)) {
-      throw invalidArgValue(`options.${key}`, given[key], `is unknown; known options are ${[...KNOWN_KEYS].join(', ')}`)
-    }
+  const given = options as KeepaliveOptions
+  for (const key in given) {
+    if (!isKnownKey(key) && Object.hasOwn(given, key)) throw unknownKey(key, (given as Record<string, unknown>)[key])
   }
-
-  const settings: Settings = {}
-  for (const field of FIELDS) {
-    const value = given[field]
-    if (value === undefined) continue
-    if (field === 'enable') {
-      if (typeof value !== 'boolean') throw invalidArgType('options.enable', 'of type boolean', value)
-      settings.enable = value
-      continue
-    }
-    settings[field] = checkNumber(field, value, limits[field] ?? UNKNOWN_LIMITS[field])
+  const { enable, idle, interval, count, userTimeout, strict = false } = given
+  if (enable !== undefined && typeof enable !== 'boolean') throw invalidArgType('options.enable', 'of type boolean', enable)
+  if (typeof strict !== 'boolean') throw invalidArgType('options.strict', 'of type boolean', strict)
+  const settings: Settings = {
+    enable,
+    idle: idle === undefined ? undefined : checkNumber('idle', idle, limits.idle),
+    interval: interval === undefined ? undefined : checkNumber('interval', interval, limits.interval),
+    count: count === undefined ? undefined : checkNumber('count', count, limits.count),
+    userTimeout: userTimeout === undefined ? undefined : checkNumber('userTimeout', userTimeout, limits.userTimeout),
   }
-  if (Object.keys(settings).length === 0) {
-    throw invalidArgValue('options', options, `must set at least one of ${FIELDS.join(', ')}`)
-  }
-
-  if (settings.enable === false) {
-    const timing = TIMING_FIELDS.find((field) => settings[field] !== undefined)
-    if (timing) throw incompatibleOptions('enable: false', timing)
+  const timing =
+    settings.idle !== undefined ? 'idle' : settings.interval !== undefined ? 'interval' : settings.count !== undefined ? 'count' : null
+  if (enable === false) {
+    if (timing !== null) throw incompatibleOptions('enable: false', timing)
   } else {
+    if (enable === undefined && timing === null && settings.userTimeout === undefined) {
+      throw invalidArgValue('options', options, `must set at least one of ${FIELDS.join(', ')}`)
+    }
     settings.enable = true
   }
-
-  const strict = given.strict ?? false
-  if (typeof strict !== 'boolean') throw invalidArgType('options.strict', 'of type boolean', strict)
   return { settings, strict }
 }
 
-function checkNumber(field: Exclude<Field, 'enable'>, value: unknown, limits: FieldLimits): number {
-  const name = `options.${field}`
-  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value)
-  const { max } = acceptedRange(limits)
-  const valid =
-    Number.isFinite(value) && (limits.min > 0 ? value > 0 : value >= 0) && value <= max && (field !== 'count' || Number.isInteger(value))
-  if (!valid) throw outOfRange(name, describeRange(field, limits), value)
+function unknownKey(key: string, value: unknown): TypeError {
+  const shown = key.length > SHOWN_KEY_LENGTH ? `${key.slice(0, SHOWN_KEY_LENGTH)}... (${key.length} characters)` : key
+  return invalidArgValue(`options.${shown}`, value, `is unknown; known options are ${KNOWN_KEYS}`)
+}
+
+function checkNumber(field: Exclude<Field, 'enable'>, value: unknown, limits: FieldLimits = UNKNOWN_LIMITS[field]): number {
+  if (typeof value !== 'number') throw invalidArgType(`options.${field}`, 'of type number', value)
+  const { unitMs } = limits
   // Round up: a 1500 ms idle must not probe sooner than asked (Node truncates it to 1 s).
-  return Math.ceil(value / limits.unitMs) * limits.unitMs
+  const units = Math.ceil(value / unitMs)
+  // Bounds hold in the kernel's unit, after rounding: 5e-324 ms is > 0 but rounds to 0 s.
+  const valid =
+    Number.isFinite(value) &&
+    units >= limits.min &&
+    units <= limits.max &&
+    (limits.min > 0 || value >= 0) &&
+    (field !== 'count' || Number.isInteger(value))
+  if (!valid) {
+    const tooSmall = value > 0 && units === 0 ? ' and not so small that it rounds to 0' : ''
+    throw outOfRange(`options.${field}`, describeRange(field, limits) + tooSmall, value)
+  }
+  return units * unitMs
 }
 
 // For a field the running platform cannot set: only the sign and, for count,

@@ -2,12 +2,18 @@
 // after every socket.setKeepAlive(true, ...), which Node's http.Agent (on each
 // reuse), undici, pg and mysql2 call, and which makes libuv rewrite idle,
 // interval 1 s and count 10. setKeepAlive(false) still turns keepalive off.
-import type net from 'node:net'
-import { types } from 'node:util'
-import { nodeSetsIntervalAndCount } from './fallback.js'
-import type { Settings } from './options.js'
+//
+// One wrapper on net.Socket.prototype, installed by the first configured
+// socket, rather than one per socket: an own property on each socket would
+// cost a closure and give sockets a second object shape in Node's own code.
+// Sockets never configured pay one WeakMap lookup per setKeepAlive call.
+import net from 'node:net'
+import { nodeSetKeepAlive, nodeSetsIntervalAndCount } from './fallback.js'
+import { noSettings, type Settings } from './options.js'
+import type { ResolvedTarget } from './target.js'
 
-interface SocketState {
+/** A configured socket: what it must hold, and where it is. */
+export interface SocketState extends ResolvedTarget {
   /** The union of every configureKeepalive call on this socket. */
   settings: Settings
   awaitingConnect: boolean
@@ -15,33 +21,52 @@ interface SocketState {
 
 const states = new WeakMap<net.Socket, SocketState>()
 
-/** The settings configured on `socket` so far, or an empty object. */
-export function configuredSettings(socket: net.Socket): Settings {
-  return states.get(socket)?.settings ?? {}
+/** The state of a socket configured before, or undefined. */
+export function stateOf(socket: net.Socket): SocketState | undefined {
+  return states.get(socket)
 }
 
-/** Writes settings to a socket; errors are the writer's to handle. */
-export type Writer = (socket: net.Socket, settings: Settings) => void
+/** Writes settings to a socket (whose state is given); errors are the writer's to handle. */
+export type Writer = (socket: net.Socket, settings: Settings, state: SocketState) => void
+
+let write: Writer = () => {
+  throw new Error('unreachable: keepalive.ts registers the writer at load')
+}
+
+/** Sets how settings are written outside a configure call (the core registers it once). */
+export function setWriter(writer: Writer): void {
+  write = writer
+}
+
+let installed = false
 
 /**
- * Records `settings` as what `socket` must hold. `write` puts them on the
- * socket on 'connect' (before any user listener) when `pending`, and after
- * each setKeepAlive call that enables keepalive.
+ * Records `settings` (the fields a call just wrote) into what `socket` must
+ * hold (`known`: its state, if it has one already): everything configured is written on 'connect' (before any user
+ * listener) when `pending`, and after each setKeepAlive call that enables keepalive.
  */
-export function keepApplied(socket: net.Socket, settings: Settings, pending: boolean, write: Writer): void {
-  let state = states.get(socket)
-  if (state === undefined) {
-    state = { settings, awaitingConnect: false }
-    states.set(socket, state)
-    wrapSetKeepAlive(socket, write)
+export function keepApplied(socket: net.Socket, known: SocketState | undefined, settings: Settings, pending: boolean): void {
+  if (!installed) {
+    installed = true
+    net.Socket.prototype.setKeepAlive = stickySetKeepAlive
   }
-  state.settings = settings
+  let state = known
+  if (state === undefined) {
+    state = { settings: noSettings(), awaitingConnect: false, handle: null, target: null }
+    states.set(socket, state)
+  }
+  const held = state.settings
+  if (settings.enable !== undefined) held.enable = settings.enable
+  if (settings.idle !== undefined) held.idle = settings.idle
+  if (settings.interval !== undefined) held.interval = settings.interval
+  if (settings.count !== undefined) held.count = settings.count
+  if (settings.userTimeout !== undefined) held.userTimeout = settings.userTimeout
   if (pending && !state.awaitingConnect) {
     const connecting = state
     connecting.awaitingConnect = true
     socket.prependOnceListener('connect', () => {
       connecting.awaitingConnect = false
-      write(socket, connecting.settings)
+      write(socket, connecting.settings, connecting)
     })
   }
 }
@@ -53,19 +78,15 @@ function enables(args: unknown[]): boolean {
   return Boolean(takesOptions ? (first as { enable?: unknown }).enable : first)
 }
 
-function wrapSetKeepAlive(socket: net.Socket, write: Writer): void {
-  // http2's socket proxy refuses setKeepAlive and property writes, so nothing
-  // can undo the settings through it, and nothing needs wrapping.
-  if (types.isProxy(socket)) return
-  const original = socket.setKeepAlive
-  socket.setKeepAlive = function setKeepAlive(this: net.Socket, ...args: unknown[]) {
-    const result = (original as (...args: unknown[]) => net.Socket).apply(this, args)
-    const state = states.get(this)
-    if (state && !state.awaitingConnect) {
-      // Node skips setKeepAlive(false) when it believes keepalive is off, and
-      // it never saw our writes: turn it off ourselves.
-      write(this, enables(args) ? state.settings : { enable: false })
-    }
-    return result
+const DISABLE: Settings = { ...noSettings(), enable: false }
+
+function stickySetKeepAlive(this: net.Socket, ...args: unknown[]): net.Socket {
+  const result = (nodeSetKeepAlive as (...args: unknown[]) => net.Socket).apply(this, args)
+  const state = states.get(this)
+  if (state !== undefined && !state.awaitingConnect) {
+    // Node skips setKeepAlive(false) when it believes keepalive is off, and
+    // it never saw our writes: turn it off ourselves.
+    write(this, enables(args) ? state.settings : DISABLE, state)
   }
+  return result
 }

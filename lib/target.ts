@@ -1,12 +1,11 @@
 // What a target is and where a socket is in its life. Reads go through
 // http2's socket proxy too, which forwards them to the real socket.
 import net from 'node:net'
+import type { Target } from './backend.js'
 import { invalidArgType, keepaliveError, outOfRange } from './errors.js'
 
 /** A TCP socket (net, tls, an http2 session's socket) or a raw file descriptor. */
 export type KeepaliveTarget = net.Socket | number
-
-export type SocketStatus = { state: 'open'; fd: number } | { state: 'pending' }
 
 const MAX_FD = 2 ** 31 - 1
 
@@ -31,25 +30,57 @@ export function checkTarget(target: unknown): asserts target is KeepaliveTarget 
     isSocket = target instanceof net.Socket
   } catch (error) {
     if (!isUnbound(error)) throw error
-    isSocket = true // a socket, and a closed one: socketStatus says so
+    isSocket = true // a socket, and a closed one: socketTarget says so
   }
   if (!isSocket) throw invalidArgType('target', 'an instance of net.Socket or of type number', target)
 }
 
+/** Node's TCP handle class, once seen (compared by identity: cheaper than by name on every call). */
+let tcpHandleClass: unknown = null
+
+/** Node's TCP handle: libuv made it for a TCP socket (or adopted an fd it saw as one), so no check is needed. */
+function isTcpHandle(handle: object): boolean {
+  const handleClass = handle.constructor
+  if (handleClass === tcpHandleClass) return true
+  if (tcpHandleClass !== null || handleClass?.name !== 'TCP') return false
+  tcpHandleClass = handleClass
+  return true
+}
+
+/** The target last resolved for a socket; it holds while the socket keeps the same handle. */
+export interface ResolvedTarget {
+  handle: object | null
+  target: Target | null
+}
+
 /**
- * `open` with the fd (-1 where the runtime exposes none), or `pending` for a
- * socket that has not connected yet (DNS or the TCP handshake still running,
- * or connect() not called). Throws ERR_SOCKET_CLOSED for a destroyed socket.
+ * The socket's fd (-1 where the runtime exposes none), or null for a socket
+ * that has not connected yet (DNS or the TCP handshake still running, or
+ * connect() not called). Throws ERR_SOCKET_CLOSED for a destroyed socket.
+ * `cache` (a configured socket's) spares Node's fd getter, a call into C++
+ * that costs as much as the rest of this function.
  */
-export function socketStatus(socket: net.Socket): SocketStatus {
+export function socketTarget(socket: net.Socket, cache?: ResolvedTarget): Target | null {
   try {
     if (socket.destroyed) throw socketClosed()
+    if (socket.connecting) return null
     const handle = (socket as { _handle?: { fd?: unknown } | null })._handle
-    if (socket.connecting) return { state: 'pending' }
     // Connected sockets without a handle exist: Bun's http.Server gives them to 'connection'.
-    if (!handle) return socket.remoteAddress !== undefined ? { state: 'open', fd: -1 } : { state: 'pending' }
-    return { state: 'open', fd: typeof handle.fd === 'number' && handle.fd >= 0 ? handle.fd : -1 }
+    if (!handle) return socket.remoteAddress !== undefined ? { socket, fd: -1, knownTcp: false } : null
+    if (cache !== undefined && cache.handle === handle) return cache.target
+    const fd = typeof handle.fd === 'number' && handle.fd >= 0 ? handle.fd : -1
+    const target = { socket, fd, knownTcp: isTcpHandle(handle) }
+    if (cache !== undefined) {
+      cache.handle = handle
+      cache.target = target
+    }
+    return target
   } catch (error) {
     throw isUnbound(error) ? socketClosed() : error
   }
+}
+
+/** A raw fd: nothing is known about it, so the native layer checks that it is a TCP socket. */
+export function fdTarget(fd: number): Target {
+  return { socket: null, fd, knownTcp: false }
 }

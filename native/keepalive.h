@@ -25,15 +25,24 @@ struct FieldLimits {
 };
 extern const FieldLimits kLimits[kFieldCount];
 
-// Writes every field that is not kUnset, after checking that fd is a TCP
-// socket. If a write fails, the fields already written are restored, so a
-// failed call leaves the socket as it found it.
-int Apply(int fd, const int values[kFieldCount]);
+// Writes every field that is not kUnset: the timings first, the on/off
+// switch last. With verify_tcp, first checks that fd is a TCP socket; a
+// caller that knows it is (Node's TCP handle) skips that system call.
+//
+// No value is read back for a rollback, and none is needed on any path the
+// caller can reach: every value was validated against kLimits, and a closed,
+// non-socket or non-TCP fd fails on the check or on the first write, before
+// anything changed. A later write fails only if the kernel refuses a value it
+// documents as valid (or another thread closed the fd in between). Then
+// values says exactly what was applied: fields written keep their value,
+// the failed one and those after it become kUnset.
+int Apply(int fd, int values[kFieldCount], bool verify_tcp);
 
-// Fills values with what the kernel holds (kUnset for unsupported fields).
-int Read(int fd, int values[kFieldCount]);
+// Fills values with what the kernel holds (kUnset for unsupported fields),
+// after the same TCP check as Apply when verify_tcp.
+int Read(int fd, int values[kFieldCount], bool verify_tcp);
 
-// 0 when fd is a TCP socket, kNotTcp for another kind of socket, or -errno.
+// 0 when fd is a TCP (or MPTCP) socket, kNotTcp for another kind of socket, or -errno.
 int CheckTcp(int fd);
 
 // Whether sockets accepted by a listening socket start with its keepalive

@@ -108,40 +108,21 @@ const bool kAcceptedSocketsInherit = false;
 
 const char* const kUnsupportedReason = nullptr;
 
-int Apply(int fd, const int values[kFieldCount]) {
-  int error = CheckTcp(fd);
-  if (error != 0) return error;
-
-  Field pending[kFieldCount];
-  int total = 0;
+int Apply(int fd, int values[kFieldCount], bool verify_tcp) {
+  int error = verify_tcp ? CheckTcp(fd) : 0;
+  for (int i = 0; i < kFieldCount; i++) {
+    if (values[i] != kUnset && !Supported(static_cast<Field>(i))) error = -ENOPROTOOPT;
+  }
   for (Field field : kWriteOrder) {
     if (values[field] == kUnset) continue;
-    if (!Supported(field)) return -ENOPROTOOPT;
-    pending[total++] = field;
-  }
-
-  // Each write but the last is preceded by a read of the value it replaces,
-  // for the rollback. The last needs none: if it fails, it changed nothing.
-  int previous[kFieldCount];
-  Field written[kFieldCount];
-  int count = 0;
-  for (int i = 0; i < total; i++) {
-    Field field = pending[i];
-    if (i < total - 1 && (error = GetOption(fd, field, &previous[field])) != 0) break;
-    if ((error = SetOption(fd, field, values[field])) != 0) break;
-    written[count++] = field;
-  }
-  if (error != 0) {
-    while (count > 0) {
-      Field field = written[--count];
-      SetOption(fd, field, previous[field]);  // best effort: report the first error
-    }
+    if (error == 0) error = SetOption(fd, field, values[field]);
+    if (error != 0) values[field] = kUnset;  // not applied: see keepalive.h
   }
   return error;
 }
 
-int Read(int fd, int values[kFieldCount]) {
-  int error = CheckTcp(fd);
+int Read(int fd, int values[kFieldCount], bool verify_tcp) {
+  int error = verify_tcp ? CheckTcp(fd) : 0;
   if (error != 0) return error;
   for (int i = 0; i < kFieldCount; i++) {
     Field field = static_cast<Field>(i);

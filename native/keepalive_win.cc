@@ -14,11 +14,11 @@ const bool kAcceptedSocketsInherit = false;
 const char* const kUnsupportedReason =
     "Windows: Node does not expose a socket's handle, so only socket.setKeepAlive can be used";
 
-int Apply(int, const int[kFieldCount]) { return -ENOTSUP; }
+int Apply(int, int[kFieldCount], bool) { return -ENOTSUP; }
 
 int CheckTcp(int) { return -ENOTSUP; }
 
-int Read(int, int values[kFieldCount]) {
+int Read(int, int values[kFieldCount], bool) {
   for (int i = 0; i < kFieldCount; i++) values[i] = kUnset;
   return -ENOTSUP;
 }

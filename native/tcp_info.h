@@ -21,7 +21,9 @@ enum TcpInfoField {
 // Whether this platform has TCP_INFO in this form.
 extern const bool kTcpInfoSupported;
 
-// Fills values; returns 0, kNotTcp or -errno like Read in keepalive.h.
-int ReadTcpInfo(int fd, double values[kTcpInfoFieldCount]);
+// Fills values, NaN for a field the kernel did not fill (an older kernel, or
+// an emulator, returns a shorter struct); returns 0, kNotTcp or -errno like
+// Read in keepalive.h, with the same TCP check when verify_tcp.
+int ReadTcpInfo(int fd, double values[kTcpInfoFieldCount], bool verify_tcp);
 
 }  // namespace tcp_keepalive

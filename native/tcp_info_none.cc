@@ -8,6 +8,6 @@ namespace tcp_keepalive {
 
 const bool kTcpInfoSupported = false;
 
-int ReadTcpInfo(int, double[kTcpInfoFieldCount]) { return -ENOTSUP; }
+int ReadTcpInfo(int, double[kTcpInfoFieldCount], bool) { return -ENOTSUP; }
 
 }  // namespace tcp_keepalive

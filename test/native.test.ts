@@ -27,19 +27,20 @@ describe('binding', () => {
     expect(read).toHaveBeenCalledTimes(1)
   })
 
-  it('restores the fields it wrote when a later write fails', async () => {
+  it('when a later write fails, leaves in the shared values exactly the fields it applied', async () => {
     const { client } = await tcpPair()
-    const fd = fdOf(client)
     configureKeepalive(client, { idle: 30_000, interval: 5_000, count: 3 })
     // Bypass validation: idle 60 s is fine, interval 40 000 s is beyond Linux's 32 767 s.
-    const status = binding.apply(fd, Int32Array.from([1, 60, 40_000, 7, -1]))
-    expect(status).toBe(-22) // -EINVAL
-    expect(readKeepalive(client)).toMatchObject({ idle: 30_000, interval: 5_000, count: 3 })
+    binding.values.set([1, 60, 40_000, 7, -1])
+    expect(binding.apply(fdOf(client), false)).toBe(-22) // -EINVAL
+    expect([...binding.values]).toEqual([-1, 60, -1, -1, -1]) // idle written; interval failed; count and enable not tried
+    expect(readKeepalive(client)).toMatchObject({ idle: 60_000, interval: 5_000, count: 3 })
   })
 
   it('rejects malformed arguments from a caller other than the library', () => {
-    expect(() => binding.apply(1, new Int32Array(4))).toThrow(TypeError)
-    expect(() => binding.read('1' as unknown as number, new Int32Array(5))).toThrow(TypeError)
+    expect(() => binding.apply(1, 1 as unknown as boolean)).toThrow(TypeError)
+    expect(() => binding.read('1' as unknown as number, true)).toThrow(TypeError)
+    expect(() => binding.readTcpInfo(1, undefined as unknown as boolean)).toThrow(TypeError)
   })
 })
 

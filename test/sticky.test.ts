@@ -6,7 +6,7 @@ import http from 'node:http'
 import net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { configureKeepalive, readKeepalive } from '../lib/index.js'
-import { closeAll, listen, tcpPair } from './helpers.js'
+import { closeAll, fdOf, listen, tcpPair } from './helpers.js'
 
 afterEach(closeAll)
 
@@ -41,6 +41,16 @@ describe('setKeepAlive after configureKeepalive', () => {
     configureKeepalive(client, { count: 3 })
     client.setKeepAlive(true, 8_000)
     expect(readKeepalive(client)).toMatchObject({ enabled: true, idle: 8_000, interval: 1_000, count: 3 })
+  })
+
+  it('a later configure writes only the fields it is given; setKeepAlive brings back every configured one', async () => {
+    const { client } = await tcpPair()
+    configureKeepalive(client, { idle: 30_000 })
+    configureKeepalive(fdOf(client), { idle: 60_000 }) // changed behind the socket's back
+    configureKeepalive(client, { count: 5 })
+    expect(readKeepalive(client)).toMatchObject({ idle: 60_000, count: 5 })
+    client.setKeepAlive(true, 1_000)
+    expect(readKeepalive(client)).toMatchObject({ idle: 30_000, count: 5 })
   })
 
   it('a configured enable: false wins over a later setKeepAlive(true)', async () => {

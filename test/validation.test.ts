@@ -58,6 +58,21 @@ const badOptions: Array<[string, unknown, typeof TypeError | typeof RangeError, 
   ],
   ['a negative userTimeout', { userTimeout: -1 }, RangeError, 'ERR_OUT_OF_RANGE', /"options.userTimeout"/],
   [
+    'an idle so small it rounds to 0 s',
+    { idle: 5e-324 },
+    RangeError,
+    'ERR_OUT_OF_RANGE',
+    /^The value of "options.idle" is out of range. It must be > 0 && <= 32767000 and not so small that it rounds to 0. Received 5e-324$/,
+  ],
+  ['an interval so small it rounds to 0 s', { interval: 2e-321 }, RangeError, 'ERR_OUT_OF_RANGE', /rounds to 0. Received 2e-321$/],
+  [
+    'a huge unknown key, cut in the message',
+    { ['x'.repeat(1_000_000)]: 1 },
+    TypeError,
+    'ERR_INVALID_ARG_VALUE',
+    /^The "options.x{40}\.\.\. \(1000000 characters\)" property is unknown; known options are .{0,80} Received 1$/,
+  ],
+  [
     'a typo',
     { intervall: 5000 },
     TypeError,
@@ -96,6 +111,12 @@ describe('options', () => {
     expect(error).toMatchObject({ code })
     expect(error.message).toMatch(message)
     expect(readKeepalive(client)).toEqual(before)
+  })
+
+  it('accepts the smallest value that rounds up to a whole second', async () => {
+    const { client } = await tcpPair()
+    configureKeepalive(client, { idle: 1e-300, interval: 0.001 })
+    expect(readKeepalive(client)).toMatchObject({ idle: 1_000, interval: 1_000 })
   })
 
   it('checks every field before writing any', async () => {

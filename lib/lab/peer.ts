@@ -111,8 +111,8 @@ function watchProbeCount(name: string, socket: net.Socket): void {
   const timer = setInterval(() => {
     if (socket.destroyed) return clearInterval(timer)
     const { probes } = readTcpInfo(socket)
-    if (probes !== last) emit({ event: 'probes', name, probes, at: Date.now() })
-    last = probes
+    if (probes !== null && probes !== last) emit({ event: 'probes', name, probes, at: Date.now() })
+    last = probes ?? last
   }, 20)
 }
 

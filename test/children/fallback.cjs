@@ -14,9 +14,8 @@ const warnings = []
 process.on('warning', (warning) => warnings.push({ code: warning.code, message: warning.message }))
 
 function kernel(socket) {
-  const values = new Int32Array(5)
-  if (oracle.read(socket._handle.fd, values) !== 0) throw new Error('oracle read failed')
-  const [enabled, idle, interval, count, userTimeout] = values
+  if (oracle.read(socket._handle.fd, true) !== 0) throw new Error('oracle read failed')
+  const [enabled, idle, interval, count, userTimeout] = oracle.values
   return { enabled: enabled === 1, idle: idle * 1000, interval: interval * 1000, count, userTimeout }
 }
 
