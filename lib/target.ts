@@ -10,7 +10,7 @@ export type KeepaliveTarget = net.Socket | number
 const MAX_FD = 2 ** 31 - 1
 
 /** An http2 session's socket proxy whose session is gone throws this on any access, even instanceof. */
-function isUnbound(error: unknown): boolean {
+export function isUnbound(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 'ERR_HTTP2_SOCKET_UNBOUND'
 }
 
@@ -62,14 +62,17 @@ export interface ResolvedTarget {
  */
 export function socketTarget(socket: net.Socket, cache?: ResolvedTarget): Target | null {
   try {
-    if (socket.destroyed) throw socketClosed()
-    if (socket.connecting) return null
     const handle = (socket as { _handle?: { fd?: unknown } | null })._handle
+    // Node drops a socket's handle in the same synchronous step that closes its fd, so Node's
+    // TCP handle still in place means an open fd: no need for the costlier `destroyed` getter.
+    const knownTcp = handle != null && isTcpHandle(handle)
+    if (!knownTcp && socket.destroyed) throw socketClosed()
+    if (socket.connecting) return null
     // Connected sockets without a handle exist: Bun's http.Server gives them to 'connection'.
     if (!handle) return socket.remoteAddress !== undefined ? { socket, fd: -1, knownTcp: false } : null
     if (cache !== undefined && cache.handle === handle) return cache.target
     const fd = typeof handle.fd === 'number' && handle.fd >= 0 ? handle.fd : -1
-    const target = { socket, fd, knownTcp: isTcpHandle(handle) }
+    const target = { socket, fd, knownTcp }
     if (cache !== undefined) {
       cache.handle = handle
       cache.target = target

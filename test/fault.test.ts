@@ -10,7 +10,6 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import type { KeepaliveState } from '../lib/index.js'
 import { canRun, hasCommand, tempDir } from './helpers.js'
 
-const root = path.join(__dirname, '..')
 const WRITE_ORDER = ['idle', 'interval', 'count', 'userTimeout', 'enable'] as const
 const requested: KeepaliveState = { enabled: true, idle: 11_000, interval: 3_000, count: 4, userTimeout: 6_000 }
 

@@ -53,6 +53,14 @@ describe('setKeepAlive after configureKeepalive', () => {
     expect(readKeepalive(client)).toMatchObject({ idle: 30_000, count: 5 })
   })
 
+  it('a socket that takes no new property (Object.preventExtensions) is configured and sticky too', async () => {
+    const { client } = await tcpPair()
+    Object.preventExtensions(client)
+    configureKeepalive(client, configured)
+    client.setKeepAlive(true, 1_000)
+    expect(readKeepalive(client)).toEqual({ enabled: true, ...configured })
+  })
+
   it('a configured enable: false wins over a later setKeepAlive(true)', async () => {
     const { client } = await tcpPair()
     configureKeepalive(client, { enable: false })
