@@ -1,0 +1,115 @@
+// keepaliveServer under connection churn: an HTTP server in a child process
+// answers `Connection: close` requests (a new TCP connection each) plain,
+// with static options, and with a function. Runs alternate; the server's
+// CPU per request comes from process.cpuUsage() in the child. On a shared
+// 2-core machine that varies by ~10 % from run to run, so the child also
+// times keepaliveServer's own 'connection' listener: the cost it adds,
+// measured directly, as a share of the plain server's CPU per request.
+// Loopback only.
+import { fork } from 'node:child_process'
+import { once } from 'node:events'
+import http from 'node:http'
+import { fileURLToPath } from 'node:url'
+import { median, printTable } from './shared.mjs'
+
+const MODES = ['plain', 'static options', 'function']
+const RUNS = 5
+const REQUESTS = 3000
+const CONCURRENCY = 8
+const OPTIONS = { idle: 30_000, interval: 5_000, count: 3 }
+
+/** Child: the server. Messages: 'start' resets the CPU clock, 'stop' answers with CPU µs since. */
+async function serve(mode) {
+  const { keepaliveServer } = await import('../dist/index.mjs')
+  const server = http.createServer((_request, response) => response.end('ok'))
+  if (mode === 'static options') keepaliveServer(server, OPTIONS)
+  if (mode === 'function') keepaliveServer(server, () => OPTIONS)
+  let listenerNs = 0
+  if (mode !== 'plain') {
+    const [ours] = server.listeners('connection') // keepaliveServer prepends its listener
+    server.removeListener('connection', ours)
+    server.prependListener('connection', (socket) => {
+      const started = process.hrtime.bigint()
+      ours(socket)
+      listenerNs += Number(process.hrtime.bigint() - started)
+    })
+  }
+  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
+  let start
+  process.on('message', (message) => {
+    if (message === 'start') {
+      start = process.cpuUsage()
+      listenerNs = 0
+    }
+    if (message === 'stop') {
+      const { user, system } = process.cpuUsage(start)
+      process.send({ cpuMicros: user + system, listenerMicros: listenerNs / 1000 })
+    }
+    if (message === 'exit') server.close(() => process.exit(0))
+  })
+}
+
+function request(port) {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, agent: false, headers: { connection: 'close' } }, (response) => {
+      response.resume()
+      response.on('end', resolve)
+    })
+    req.on('error', reject)
+  })
+}
+
+async function run(child, port) {
+  child.send('start')
+  const started = process.hrtime.bigint()
+  let next = 0
+  const worker = async () => {
+    while (next++ < REQUESTS) await request(port)
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  child.send('stop')
+  const [{ cpuMicros, listenerMicros }] = await once(child, 'message')
+  return {
+    requestsPerSecond: REQUESTS / seconds,
+    cpuMicrosPerRequest: cpuMicros / REQUESTS,
+    listenerMicrosPerRequest: listenerMicros / REQUESTS,
+  }
+}
+
+export async function report() {
+  const servers = []
+  for (const mode of MODES) {
+    const child = fork(fileURLToPath(import.meta.url), ['--serve', mode])
+    const [{ port }] = await once(child, 'message')
+    servers.push({ mode, child, port, results: [] })
+  }
+  for (const server of servers) await run(server.child, server.port) // warm-up
+  for (let round = 0; round < RUNS; round++) {
+    for (const server of servers) server.results.push(await run(server.child, server.port))
+  }
+  for (const { child } of servers) child.send('exit')
+  const base = median(servers[0].results.map((r) => r.cpuMicrosPerRequest))
+  console.log(
+    `keepaliveServer under churn: ${REQUESTS} Connection: close requests x ${RUNS} alternating runs, ${CONCURRENCY} at a time (medians)`,
+  )
+  printTable([
+    ['', 'req/s', 'server CPU us/req', 'vs plain', "keepaliveServer's listener us/req", 'of plain CPU'],
+    ...servers.map(({ mode, results }) => {
+      const cpu = median(results.map((r) => r.cpuMicrosPerRequest))
+      const listener = median(results.map((r) => r.listenerMicrosPerRequest))
+      const change = ((cpu / base - 1) * 100).toFixed(1)
+      const plain = mode === 'plain'
+      return [
+        mode,
+        median(results.map((r) => r.requestsPerSecond)).toFixed(0),
+        cpu.toFixed(1),
+        plain ? '' : `${change.startsWith('-') ? '' : '+'}${change} %`,
+        plain ? '' : listener.toFixed(2),
+        plain ? '' : `${((listener / base) * 100).toFixed(2)} %`,
+      ]
+    }),
+  ])
+}
+
+if (process.argv[2] === '--serve') await serve(process.argv[3])
