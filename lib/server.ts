@@ -10,8 +10,9 @@ export type ServerKeepaliveOptions = KeepaliveOptions | ((socket: net.Socket) =>
 /** Whether the kernel holds `settings` for `socket` (read back with getsockopt). */
 function holds(socket: net.Socket, settings: Settings): boolean {
   const state = readKeepalive(socket)
-  return (Object.keys(settings) as Array<keyof Settings>).every((field) =>
-    field === 'enable' ? state.enabled === settings.enable : state[field] === settings[field],
+  return (
+    (settings.enable === undefined || state.enabled === settings.enable) &&
+    (['idle', 'interval', 'count', 'userTimeout'] as const).every((field) => settings[field] === undefined || state[field] === settings[field])
   )
 }
 

@@ -11,10 +11,11 @@ import net from 'node:net'
 import path from 'node:path'
 import tls from 'node:tls'
 import { Agent, fetch, request } from 'undici'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import 'tcp-keepalive/vitest'
 import { configureKeepalive, keepaliveAgent, keepaliveConnector, keepaliveServer, readKeepalive, readTcpInfo } from '../lib/index.js'
-import { bindingPath } from '../lib/native.js'
+import { type Binding, bindingPath } from '../lib/native.js'
+import nodeGypBuild from 'node-gyp-build'
 import { canRun, fdOf, closeAll, hasCommand, listen, tcpPair, tempDir, tlsOptions } from './helpers.js'
 
 afterEach(closeAll)
@@ -92,6 +93,15 @@ describe('keepaliveServer', () => {
       expect(seen[0]).toMatchObject({ enabled: true, idle: 11_000 })
       expect(seen[1]).toMatchObject({ enabled: false }) // undefined: left alone
     })
+  })
+
+  it('static options that leave fields out still cost no write per connection (inheritance verified once)', async () => {
+    const binding = nodeGypBuild(root) as Binding // the module object the library uses: require() caches it
+    const server = await listen(keepaliveServer(net.createServer(), { idle: 11_000, count: 4 }))
+    const apply = vi.spyOn(binding, 'apply')
+    for (let i = 0; i < 3; i++) expect(await acceptOne(server, false)).toHaveKeepalive({ enabled: true, idle: 11_000, count: 4 })
+    expect(apply).not.toHaveBeenCalled()
+    apply.mockRestore()
   })
 
   it('static options survive setKeepAlive on an accepted socket, though nothing was written to it', async () => {
