@@ -12,7 +12,9 @@ function holds(socket: net.Socket, settings: Settings): boolean {
   const state = readKeepalive(socket)
   return (
     (settings.enable === undefined || state.enabled === settings.enable) &&
-    (['idle', 'interval', 'count', 'userTimeout'] as const).every((field) => settings[field] === undefined || state[field] === settings[field])
+    (['idle', 'interval', 'count', 'userTimeout'] as const).every(
+      (field) => settings[field] === undefined || state[field] === settings[field],
+    )
   )
 }
 

@@ -25,8 +25,8 @@ struct FieldLimits {
 };
 extern const FieldLimits kLimits[kFieldCount];
 
-// Writes every field that is not kUnset: the timings first, the on/off
-// switch last. With verify_tcp, first checks that fd is a TCP socket; a
+// Writes every field that is not kUnset: the user timeout first (the one
+// option a TCP-like socket may lack), then the timings, the on/off switch last. With verify_tcp, first checks that fd is a TCP socket; a
 // caller that knows it is (Node's TCP handle) skips that system call.
 //
 // No value is read back for a rollback, and none is needed on any path the
@@ -38,8 +38,8 @@ extern const FieldLimits kLimits[kFieldCount];
 // the failed one and those after it become kUnset.
 int Apply(int fd, int values[kFieldCount], bool verify_tcp);
 
-// Fills values with what the kernel holds (kUnset for unsupported fields),
-// after the same TCP check as Apply when verify_tcp.
+// Fills values with what the kernel holds (kUnset for a field the platform
+// or this socket lacks), after the same TCP check as Apply when verify_tcp.
 int Read(int fd, int values[kFieldCount], bool verify_tcp);
 
 // 0 when fd is a TCP (or MPTCP) socket, kNotTcp for another kind of socket, or -errno.

@@ -48,9 +48,11 @@ const Option kOptions[kFieldCount] = {
 #endif
 };
 
-// Timings first, the on/off switch last: the kernel arms the first probe
-// with the new idle time instead of the old one.
-const Field kWriteOrder[] = {kIdle, kInterval, kCount, kUserTimeout, kEnable};
+// The user timeout first: the one option a TCP-like socket may lack (MPTCP
+// refuses it), so it fails before anything changed. Then the timings, and
+// the on/off switch last: the kernel arms the first probe with the new idle
+// time instead of the old one.
+const Field kWriteOrder[] = {kUserTimeout, kIdle, kInterval, kCount, kEnable};
 
 bool Supported(Field field) { return kOptions[field].level != 0; }
 
@@ -67,6 +69,12 @@ int SetOption(int fd, Field field, int value) {
 
 }  // namespace
 
+// Multipath TCP (Linux 5.6+): takes SO_KEEPALIVE and TCP_KEEP* like TCP.
+// Older headers lack the name; the number is fixed by the kernel's ABI.
+#if defined(__linux__) && !defined(IPPROTO_MPTCP)
+#define IPPROTO_MPTCP 262
+#endif
+
 // TCP options on a Unix socket are refused, but SO_KEEPALIVE is silently
 // accepted, so the socket's kind must be checked before anything is written.
 int CheckTcp(int fd) {
@@ -74,6 +82,9 @@ int CheckTcp(int fd) {
   socklen_t length = sizeof value;
 #ifdef SO_PROTOCOL
   if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &value, &length) != 0) return -errno;
+#ifdef IPPROTO_MPTCP
+  if (value == IPPROTO_MPTCP) return 0;
+#endif
   return value == IPPROTO_TCP ? 0 : kNotTcp;
 #else
   if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &length) != 0) return -errno;
@@ -127,7 +138,14 @@ int Read(int fd, int values[kFieldCount], bool verify_tcp) {
   for (int i = 0; i < kFieldCount; i++) {
     Field field = static_cast<Field>(i);
     values[field] = kUnset;
-    if (Supported(field) && (error = GetOption(fd, field, &values[field])) != 0) return error;
+    if (!Supported(field)) continue;
+    error = GetOption(fd, field, &values[field]);
+    // This socket lacks the option though the platform has it (TCP_USER_TIMEOUT on MPTCP): unknown.
+    if ((error == -ENOPROTOOPT || error == -EOPNOTSUPP) && field != kEnable) {
+      values[field] = kUnset;
+      continue;
+    }
+    if (error != 0) return error;
   }
   // getsockopt(SO_KEEPALIVE) answers "non-zero" on some systems; report 0/1.
   values[kEnable] = values[kEnable] != 0;

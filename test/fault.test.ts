@@ -4,13 +4,15 @@
 // later one (only a value the kernel documents as valid can fail there)
 // names exactly the fields applied. The kernel, read back, is the oracle.
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { constants } from 'node:os'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { KeepaliveState } from '../lib/index.js'
 import { canRun, hasCommand, tempDir } from './helpers.js'
 
-const WRITE_ORDER = ['idle', 'interval', 'count', 'userTimeout', 'enable'] as const
+const WRITE_ORDER: readonly string[] = ['userTimeout', 'idle', 'interval', 'count', 'enable']
+const FIELD_ORDER = ['enable', 'idle', 'interval', 'count', 'userTimeout'] as const
 const requested: KeepaliveState = { enabled: true, idle: 11_000, interval: 3_000, count: 4, userTimeout: 6_000 }
 
 interface Failure {
@@ -27,23 +29,26 @@ interface Report {
 }
 
 describe.skipIf(!canRun('a C compiler (cc) for the fault-injection shim', hasCommand('cc')))('fault injection', () => {
+  let shim: string
   let report: Report
   beforeAll(() => {
-    const shim = path.join(tempDir('fault'), 'shim.so')
+    shim = path.join(tempDir('fault'), 'shim.so')
     execFileSync('cc', ['-shared', '-fPIC', '-O2', '-o', shim, path.join(__dirname, 'fault', 'shim.c'), '-ldl'])
-    const output = execFileSync(process.execPath, [path.join(__dirname, 'children', 'fault.cjs')], {
-      env: { ...process.env, LD_PRELOAD: shim },
-      encoding: 'utf8',
-    })
-    report = JSON.parse(output) as Report
+    report = runChild('fault.cjs') as Report
   })
+
+  function runChild(name: string, env: Record<string, string> = {}): unknown {
+    const script = path.join(__dirname, 'children', name)
+    return JSON.parse(execFileSync(process.execPath, [script], { env: { ...process.env, ...env, LD_PRELOAD: shim }, encoding: 'utf8' }))
+  }
 
   for (const target of ['socket', 'fd'] as const) {
     it(`${target}: the n-th write failing gives the system error, and exactly the writes before it are held`, () => {
       const failures = report.failures.filter((failure) => failure.target === target)
       expect(failures).toHaveLength(5)
       for (const { nth, before, error, after } of failures) {
-        const applied = WRITE_ORDER.slice(0, nth - 1)
+        const written = WRITE_ORDER.slice(0, nth - 1)
+        const applied = FIELD_ORDER.filter((field) => written.includes(field)) // reported in the options' order
         expect(error, `write ${nth}`).toMatchObject({ code: 'ENOMEM', errno: -constants.errno.ENOMEM, syscall: 'setsockopt' })
         if (nth === 1) {
           expect(error!.message).toBe('setsockopt ENOMEM')
@@ -86,4 +91,27 @@ describe.skipIf(!canRun('a C compiler (cc) for the fault-injection shim', hasCom
     })
     expect(Object.values(empty).every((value) => value === null)).toBe(true)
   })
+
+  it.skipIf(!canRun('Multipath TCP (sysctl net.mptcp.enabled=1) and ss', mptcpEnabled() && hasCommand('ss')))(
+    'MPTCP sockets (as under mptcpize) are configured and read like TCP; the user timeout they lack fails first, changing nothing',
+    () => {
+      const out = runChild('mptcp.cjs', { TCP_KEEPALIVE_MPTCP: '1' }) as Record<
+        string,
+        { result?: unknown; error?: unknown } & Record<string, unknown>
+      >
+      expect(out.ssMptcp).toMatch(new RegExp(`:${out.localPort}\\s`)) // the oracle lists this connection among MPTCP sockets
+      expect(out.socket).toEqual({ result: { enabled: true, idle: 12_000, interval: 4_000, count: 5, userTimeout: null } })
+      expect(out.fd).toEqual({ result: { enabled: true, idle: 13_000, interval: 3_000, count: 6, userTimeout: null } })
+      expect(out.userTimeout).toEqual({ error: { code: 'ENOPROTOOPT', message: 'setsockopt ENOPROTOOPT' } })
+      expect(out.after).toEqual(out.before)
+    },
+  )
 })
+
+function mptcpEnabled(): boolean {
+  try {
+    return readFileSync('/proc/sys/net/mptcp/enabled', 'utf8').trim() === '1'
+  } catch {
+    return false
+  }
+}

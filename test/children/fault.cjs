@@ -8,7 +8,7 @@ const { constants } = require('node:os')
 const path = require('node:path')
 const { configureKeepalive, readKeepalive, readTcpInfo } = require(path.join(__dirname, '..', '..'))
 
-const options = { idle: 11_000, interval: 3_000, count: 4, userTimeout: 6_000 } // written in this order, then enable
+const options = { idle: 11_000, interval: 3_000, count: 4, userTimeout: 6_000 } // written userTimeout first, enable last
 
 async function main() {
   const server = net.createServer().listen(0, '127.0.0.1')

@@ -5,6 +5,8 @@
 //       after arming (or after the value last changed) fails with errno.
 //   TCP_KEEPALIVE_TCP_INFO_LENGTH="<bytes>"  getsockopt(TCP_INFO) fills only
 //       that many bytes, like an older kernel (or qemu-user).
+//   TCP_KEEPALIVE_MPTCP=1  TCP sockets are created as Multipath TCP, as
+//       mptcpize (mptcpd) does for an unmodified program.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -17,6 +19,16 @@
 
 typedef int (*setsockopt_fn)(int, int, int, const void*, socklen_t);
 typedef int (*getsockopt_fn)(int, int, int, void*, socklen_t*);
+typedef int (*socket_fn)(int, int, int);
+
+int socket(int domain, int type, int protocol) {
+  static socket_fn real;
+  if (!real) real = (socket_fn)dlsym(RTLD_NEXT, "socket");
+  const char* mptcp = getenv("TCP_KEEPALIVE_MPTCP");
+  int inet_stream = (domain == AF_INET || domain == AF_INET6) && (type & 0xf) == SOCK_STREAM;
+  if (mptcp && *mptcp == '1' && inet_stream && (protocol == 0 || protocol == IPPROTO_TCP)) protocol = 262;  // IPPROTO_MPTCP
+  return real(domain, type, protocol);
+}
 
 static int is_keepalive_option(int level, int name) {
   if (level == SOL_SOCKET) return name == SO_KEEPALIVE;
