@@ -36,6 +36,18 @@ describe('tcp-keepalive', () => {
   })
 })
 
+describe('a reader that stops early', () => {
+  it.each([['demo'], ['doctor']])('%s | head: exits 0 quietly, no EPIPE stack trace', async (command) => {
+    const child = spawn(process.execPath, [bin, command], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stdout.destroy() // as head does once it has what it wants
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
+    const [code] = (await once(child, 'exit')) as [number]
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+  })
+})
+
 describe('tcp-keepalive demo', () => {
   it('prints one row per profile with the values the kernel holds', () => {
     const { code, stdout } = run(['demo'])
