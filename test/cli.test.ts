@@ -185,6 +185,9 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
   it('wrong arguments: exit 2 with one line', () => {
     expectOneLineFailure(run(['inspect']), 2, 'expected exactly one process id')
     expectOneLineFailure(run(['inspect', 'abc']), 2, "'abc' is not a process id")
+    for (const notPid of ['0x1', '1e0', ' 1 ', '01', '0', '2147483648']) {
+      expectOneLineFailure(run(['inspect', notPid]), 2, `'${notPid}' is not a process id`)
+    }
     expectOneLineFailure(run(['inspect', '1', '2']), 2, 'expected exactly one process id')
   })
 

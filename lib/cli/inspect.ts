@@ -46,8 +46,9 @@ export const inspect: Command = {
       allowPositionals: true,
     })
     if (positionals.length !== 1) throw new UsageError('expected exactly one process id')
-    const pid = Number(positionals[0])
-    if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`'${positionals[0]}' is not a process id`)
+    // Digits only: Number() would also take '0x1', '1e0' and ' 1 ' as pid 1.
+    const pid = /^[1-9][0-9]{0,9}$/.test(positionals[0]) ? Number(positionals[0]) : NaN
+    if (!Number.isSafeInteger(pid) || pid > 2 ** 31 - 1) throw new UsageError(`'${positionals[0]}' is not a process id`)
 
     const sockets = inspectProcess(pid)
     if (values.json) {
