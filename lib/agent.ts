@@ -2,7 +2,7 @@
 import http from 'node:http'
 import type net from 'node:net'
 import { invalidArgType } from './errors.js'
-import { checkOptions, configureKeepalive } from './keepalive.js'
+import { configureKeepalive, settledOptions } from './keepalive.js'
 import type { KeepaliveOptions } from './options.js'
 
 type CreateConnection = (options: object, callback?: (error: Error | null, socket?: net.Socket) => void) => net.Socket | undefined
@@ -18,9 +18,9 @@ type CreateConnection = (options: object, callback?: (error: Error | null, socke
  * const agent = keepaliveAgent(new https.Agent({ keepAlive: true }), { idle: 30_000, interval: 5_000, count: 3 })
  * ```
  */
-export function keepaliveAgent<A extends http.Agent>(agent: A, options: KeepaliveOptions): A {
+export function keepaliveAgent<A extends http.Agent>(agent: A, given: KeepaliveOptions): A {
   if (!(agent instanceof http.Agent)) throw invalidArgType('agent', 'an instance of http.Agent', agent)
-  checkOptions(options) // invalid options throw here, not on the first request
+  const options = settledOptions(given) // invalid options throw here, not on the first request
   const holder = agent as unknown as { createConnection: CreateConnection }
   const createConnection = holder.createConnection
   holder.createConnection = function (this: A, connectOptions, callback) {

@@ -63,6 +63,19 @@ export function checkOptions(options: unknown): { settings: Settings; strict: bo
   return { settings: withoutUnsupported(settings, strict), strict }
 }
 
+/**
+ * Validates options an integration applies later and returns a frozen copy of
+ * them: changing the caller's object afterwards changes nothing.
+ */
+export function settledOptions(options: unknown): Readonly<KeepaliveOptions> {
+  checkOptions(options)
+  const { enable, idle, interval, count, userTimeout, strict } = options as KeepaliveOptions
+  const copy = Object.fromEntries(
+    Object.entries({ enable, idle, interval, count, userTimeout, strict }).filter(([, value]) => value !== undefined),
+  ) as KeepaliveOptions
+  return Object.freeze(copy)
+}
+
 /** Whether configuring a listening socket configures the sockets it accepts, with no syscall per connection. */
 export const acceptedSocketsInherit = backend.acceptedSocketsInherit
 

@@ -1,7 +1,7 @@
 // keepaliveServer: keepalive for every connection a server accepts.
 import net from 'node:net'
 import { invalidArgType } from './errors.js'
-import { acceptedSocketsInherit, adoptInherited, checkOptions, configureKeepalive, readKeepalive } from './keepalive.js'
+import { acceptedSocketsInherit, adoptInherited, checkOptions, configureKeepalive, readKeepalive, settledOptions } from './keepalive.js'
 import type { KeepaliveOptions, Settings } from './options.js'
 
 /** Options for every connection, or per connection (`undefined`: leave that one alone). */
@@ -63,7 +63,8 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
     return server
   }
 
-  const { settings } = checkOptions(options) // invalid options throw here, not per connection
+  const fixed = settledOptions(options) // invalid options throw here, not per connection
+  const { settings } = checkOptions(fixed)
   const nodeRewritesEach = () => (server as { keepAlive?: boolean }).keepAlive === true
   // Whether accepted sockets get the settings from the listening socket:
   // false until the listener is configured, then verified once on the first
@@ -76,7 +77,7 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
     const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
     if (!acceptedSocketsInherit || typeof fd !== 'number' || fd < 0) return
     try {
-      configureKeepalive(fd, options)
+      configureKeepalive(fd, fixed)
       inherits = undefined
     } catch (error) {
       server.emit('error', error) // e.g. listening on a Unix socket
@@ -88,7 +89,7 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
     try {
       if (inherits === undefined && !nodeRewritesEach()) inherits = holds(socket, settings)
       if (inherits && !nodeRewritesEach()) adoptInherited(socket, settings)
-      else configureKeepalive(socket, options)
+      else configureKeepalive(socket, fixed)
     } catch (error) {
       socket.destroy(error as Error) // this connection fails, not the server
     }

@@ -1,7 +1,7 @@
 // keepaliveConnector: keepalive for undici's connections.
 import type net from 'node:net'
 import { keepaliveError } from './errors.js'
-import { checkOptions, configureKeepalive } from './keepalive.js'
+import { configureKeepalive, settledOptions } from './keepalive.js'
 import type { KeepaliveOptions } from './options.js'
 
 /** undici's connect callback: an error, or the connected socket. */
@@ -22,8 +22,8 @@ export type Connector = (options: object, callback: ConnectCallback) => unknown
  * setGlobalDispatcher(new Agent({ connect: keepaliveConnector({ idle: 30_000, interval: 5_000, count: 3 }) }))
  * ```
  */
-export function keepaliveConnector(options: KeepaliveOptions, connectOptions: object = {}): Connector {
-  checkOptions(options)
+export function keepaliveConnector(given: KeepaliveOptions, connectOptions: object = {}): Connector {
+  const options = settledOptions(given)
   const connect = loadUndici().buildConnector(connectOptions)
   return function connectWithKeepalive(connectionOptions, callback) {
     return connect(connectionOptions, (error, socket) => {

@@ -104,6 +104,25 @@ describe('keepaliveServer', () => {
     apply.mockRestore()
   })
 
+  it('options are settled at setup: changing the object afterwards changes nothing', async () => {
+    const options: Record<string, unknown> = { idle: 11_000, count: 4 }
+    const server = await listen(keepaliveServer(net.createServer(), options))
+    options.idle = -1
+    options.bogus = true
+    expect(await acceptOne(server, false)).toHaveKeepalive({ enabled: true, idle: 11_000, count: 4 })
+
+    const agentOptions: Record<string, unknown> = { idle: 13_000 }
+    const agent = keepaliveAgent(new http.Agent({ keepAlive: true }), agentOptions)
+    agentOptions.idle = 'soon'
+    const web = await listen(http.createServer((_request, response) => response.end('ok')))
+    const request = http.get({ host: '127.0.0.1', port: web.port, agent })
+    const [socket] = (await once(request, 'socket')) as [net.Socket]
+    const [response] = (await once(request, 'response')) as [http.IncomingMessage]
+    response.resume()
+    expect(socket).toHaveKeepalive({ enabled: true, idle: 13_000 })
+    agent.destroy()
+  })
+
   it('static options survive setKeepAlive on an accepted socket, though nothing was written to it', async () => {
     const server = await listen(keepaliveServer(net.createServer(), settings))
     const socket = await acceptOne(server, false)
