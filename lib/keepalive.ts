@@ -173,11 +173,10 @@ export function configureKeepalive<T extends KeepaliveTarget>(target: T, options
   const state = stateOf(socket)
   const resolved = socketTarget(socket, state)
   const using = resolved === null ? backend : backendFor(resolved.fd)
-  const given = withoutUnsupported(settings, strict, using)
-  if (resolved !== null) {
-    // Node's setKeepAlive (the fallback) cannot change one field alone: it gets all configured so far.
-    using.apply(resolved, using.writesAllFields && state ? mergedWith(state.settings, given) : given)
-  }
+  // Node's setKeepAlive (the fallback) cannot change one field alone: it gets all configured so far.
+  const wanted = using.writesAllFields && state !== undefined ? mergedWith(state.settings, settings) : settings
+  const given = withoutUnsupported(wanted, strict, using)
+  if (resolved !== null) using.apply(resolved, given)
   keepApplied(socket, state, given, resolved === null)
   return target
 }
