@@ -20,7 +20,7 @@ type CreateConnection = (options: object, callback?: (error: Error | null, socke
  */
 export function keepaliveAgent<A extends http.Agent>(agent: A, given: KeepaliveOptions): A {
   if (!(agent instanceof http.Agent)) throw invalidArgType('agent', 'an instance of http.Agent', agent)
-  const options = settledOptions(given) // invalid options throw here, not on the first request
+  const { options } = settledOptions(given) // invalid options throw here, not on the first request
   const holder = agent as unknown as { createConnection: CreateConnection }
   const createConnection = holder.createConnection
   holder.createConnection = function (this: A, connectOptions, callback) {

@@ -5,7 +5,7 @@ import type { Backend, KeepaliveState, Target, TcpInfo } from './backend.js'
 import { keepaliveError } from './errors.js'
 import { fallbackBackend } from './fallback.js'
 import { loadBinding, nativeBackend } from './native.js'
-import { acceptedRange, FIELDS, type Field, type KeepaliveOptions, type Settings, validateOptions } from './options.js'
+import { acceptedRange, type Field, type KeepaliveOptions, overlay, type Settings, validateOptions } from './options.js'
 import { keepApplied, setWriter, type SocketState, stateOf } from './sticky.js'
 import { checkTarget, fdTarget, type KeepaliveTarget, socketTarget } from './target.js'
 
@@ -55,25 +55,17 @@ export const keepaliveSupport: KeepaliveSupport = Object.freeze({
 const warned = new Set<string>()
 
 /**
- * Validates options for this platform without touching a socket (for the
- * integrations, which check at setup time what they will apply later).
+ * Validates options an integration applies later, without touching a socket,
+ * and returns a frozen copy of them (changing the caller's object afterwards
+ * changes nothing) with the settings they stand for on this platform.
  */
-export function checkOptions(options: unknown): { settings: Settings; strict: boolean } {
-  const { settings, strict } = validateOptions(options, backend.limits)
-  return { settings: withoutUnsupported(settings, strict), strict }
-}
-
-/**
- * Validates options an integration applies later and returns a frozen copy of
- * them: changing the caller's object afterwards changes nothing.
- */
-export function settledOptions(options: unknown): Readonly<KeepaliveOptions> {
-  checkOptions(options)
-  const { enable, idle, interval, count, userTimeout, strict } = options as KeepaliveOptions
+export function settledOptions(given: unknown): { options: Readonly<KeepaliveOptions>; settings: Settings } {
+  const { settings, strict } = validateOptions(given, backend.limits)
+  const { enable, idle, interval, count, userTimeout } = given as KeepaliveOptions
   const copy = Object.fromEntries(
     Object.entries({ enable, idle, interval, count, userTimeout, strict }).filter(([, value]) => value !== undefined),
   ) as KeepaliveOptions
-  return Object.freeze(copy)
+  return { options: Object.freeze(copy), settings: withoutUnsupported(settings, strict) }
 }
 
 /** Whether configuring a listening socket configures the sockets it accepts, with no syscall per connection. */
@@ -174,18 +166,11 @@ export function configureKeepalive<T extends KeepaliveTarget>(target: T, options
   const resolved = socketTarget(socket, state)
   const using = resolved === null ? backend : backendFor(resolved.fd)
   // Node's setKeepAlive (the fallback) cannot change one field alone: it gets all configured so far.
-  const wanted = using.writesAllFields && state !== undefined ? mergedWith(state.settings, settings) : settings
+  const wanted = using.writesAllFields && state !== undefined ? overlay({ ...state.settings }, settings) : settings
   const given = withoutUnsupported(wanted, strict, using)
   if (resolved !== null) using.apply(resolved, given)
   keepApplied(socket, state, given, resolved === null)
   return target
-}
-
-/** `earlier` with the defined fields of `later` on top. */
-function mergedWith(earlier: Settings, later: Settings): Settings {
-  const merged = { ...earlier }
-  for (const field of FIELDS) if (later[field] !== undefined) merged[field] = later[field] as never
-  return merged
 }
 
 /**

@@ -35,6 +35,16 @@ export interface Settings {
   userTimeout: number | undefined
 }
 
+/** Writes the defined fields of `later` onto `settings`, and returns it. */
+export function overlay(settings: Settings, later: Settings): Settings {
+  if (later.enable !== undefined) settings.enable = later.enable
+  if (later.idle !== undefined) settings.idle = later.idle
+  if (later.interval !== undefined) settings.interval = later.interval
+  if (later.count !== undefined) settings.count = later.count
+  if (later.userTimeout !== undefined) settings.userTimeout = later.userTimeout
+  return settings
+}
+
 /** Settings that change nothing yet. */
 export function noSettings(): Settings {
   return { enable: undefined, idle: undefined, interval: undefined, count: undefined, userTimeout: undefined }

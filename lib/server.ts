@@ -1,7 +1,7 @@
 // keepaliveServer: keepalive for every connection a server accepts.
 import net from 'node:net'
 import { invalidArgType } from './errors.js'
-import { acceptedSocketsInherit, adoptInherited, checkOptions, configureKeepalive, readKeepalive, settledOptions } from './keepalive.js'
+import { acceptedSocketsInherit, adoptInherited, configureKeepalive, readKeepalive, settledOptions } from './keepalive.js'
 import type { KeepaliveOptions, Settings } from './options.js'
 
 /** Options for every connection, or per connection (`undefined`: leave that one alone). */
@@ -63,8 +63,7 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
     return server
   }
 
-  const fixed = settledOptions(options) // invalid options throw here, not per connection
-  const { settings } = checkOptions(fixed)
+  const { options: fixed, settings } = settledOptions(options) // invalid options throw here, not per connection
   const nodeRewritesEach = () => (server as { keepAlive?: boolean }).keepAlive === true
   // Whether accepted sockets get the settings from the listening socket:
   // false until the listener is configured, then verified once on the first

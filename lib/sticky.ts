@@ -9,7 +9,7 @@
 // setKeepAlive call.
 import net from 'node:net'
 import { nodeSetKeepAlive, nodeSetsIntervalAndCount } from './fallback.js'
-import { noSettings, type Settings } from './options.js'
+import { noSettings, overlay, type Settings } from './options.js'
 import { isUnbound, type ResolvedTarget } from './target.js'
 
 /** A configured socket: what it must hold, and where it is. */
@@ -72,12 +72,7 @@ export function keepApplied(socket: net.Socket, known: SocketState | undefined, 
     state = { settings: noSettings(), awaitingConnect: false, handle: null, target: null }
     attach(socket, state)
   }
-  const held = state.settings
-  if (settings.enable !== undefined) held.enable = settings.enable
-  if (settings.idle !== undefined) held.idle = settings.idle
-  if (settings.interval !== undefined) held.interval = settings.interval
-  if (settings.count !== undefined) held.count = settings.count
-  if (settings.userTimeout !== undefined) held.userTimeout = settings.userTimeout
+  overlay(state.settings, settings)
   if (pending && !state.awaitingConnect) {
     const connecting = state
     connecting.awaitingConnect = true

@@ -23,7 +23,7 @@ export type Connector = (options: object, callback: ConnectCallback) => unknown
  * ```
  */
 export function keepaliveConnector(given: KeepaliveOptions, connectOptions: object = {}): Connector {
-  const options = settledOptions(given)
+  const { options } = settledOptions(given)
   const connect = loadUndici().buildConnector(connectOptions)
   return function connectWithKeepalive(connectionOptions, callback) {
     return connect(connectionOptions, (error, socket) => {
