@@ -10,12 +10,22 @@ function coded<E extends Error>(ErrorType: new (message: string) => E, code: str
   return error
 }
 
+/** The name of an object's class; '' when there is none, or reading it throws (a Proxy's trap). */
+function constructorName(value: object): string {
+  try {
+    const name: unknown = value.constructor?.name
+    return typeof name === 'string' ? name : ''
+  } catch {
+    return ''
+  }
+}
+
 /** How Node's ERR_INVALID_ARG_TYPE describes the value it got. */
 function describeReceived(value: unknown): string {
   if (value === null || value === undefined) return `Received ${value}`
   if (typeof value === 'function') return `Received function ${value.name || '<anonymous>'}`
   if (typeof value === 'object') {
-    const name = (value as object).constructor?.name
+    const name = constructorName(value)
     return name ? `Received an instance of ${name}` : `Received ${inspect(value, { depth: -1 })}`
   }
   let shown = inspect(value, { colors: false })

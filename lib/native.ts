@@ -1,5 +1,6 @@
 // The native backend: one call into the binding per configure and per read.
 import nodeGypBuild from 'node-gyp-build'
+import { fstatSync } from 'node:fs'
 import { constants } from 'node:os'
 import path from 'node:path'
 import type { Backend, KeepaliveState, Target, TcpInfo } from './backend.js'
@@ -64,6 +65,25 @@ export function bindingPath(): string | null {
   }
 }
 
+/** What a non-socket fd is, as ": a pipe", or '' when fstat cannot tell. */
+function kindOfFd(fd: number): string {
+  try {
+    const stats = fstatSync(fd)
+    const kind = stats.isFIFO()
+      ? 'a pipe'
+      : stats.isFile()
+        ? 'a file'
+        : stats.isCharacterDevice()
+          ? 'a character device such as a terminal'
+          : stats.isDirectory()
+            ? 'a directory'
+            : ''
+    return kind && `: ${kind}`
+  } catch {
+    return ''
+  }
+}
+
 export function nativeBackend(binding: Binding): Backend {
   const limits: Limits = {}
   for (const field of ['idle', 'interval', 'count', 'userTimeout'] as const) {
@@ -77,10 +97,13 @@ export function nativeBackend(binding: Binding): Backend {
   const none: ReturnType<Backend['unsupported']> = []
 
   function check(status: number, syscall: string, target: Target): void {
-    if (status === binding.notTcp || status === -constants.errno.ENOTSOCK) {
-      const subject = target.socket ? 'The socket' : `fd ${target.fd}`
-      const what = status === binding.notTcp ? 'is not a TCP socket' : 'is not a socket'
-      throw keepaliveError('ERR_KEEPALIVE_NOT_TCP', `${subject} ${what}`)
+    if (status === binding.notTcp) {
+      throw keepaliveError('ERR_KEEPALIVE_NOT_TCP', `${target.socket ? 'The socket' : `fd ${target.fd}`} is not a TCP socket`)
+    }
+    if (status === -constants.errno.ENOTSOCK) {
+      // A net.Socket over a pipe (process.stdin, a child's stdio) or a terminal; an fd of a file.
+      const what = target.socket ? `The socket's fd ${target.fd}` : `fd ${target.fd}`
+      throw keepaliveError('ERR_KEEPALIVE_NOT_TCP', `${what} is not a socket${kindOfFd(target.fd)}`)
     }
     throw systemError(status, syscall)
   }

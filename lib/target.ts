@@ -29,8 +29,9 @@ export function checkTarget(target: unknown): asserts target is KeepaliveTarget 
   try {
     isSocket = target instanceof net.Socket
   } catch (error) {
-    if (!isUnbound(error)) throw error
-    isSocket = true // a socket, and a closed one: socketTarget says so
+    // An http2 socket proxy whose session is gone: a socket, and a closed one (socketTarget says so).
+    // Any other throw comes from a Proxy's getPrototypeOf trap: not a socket.
+    isSocket = isUnbound(error)
   }
   if (!isSocket) throw invalidArgType('target', 'an instance of net.Socket or of type number', target)
 }

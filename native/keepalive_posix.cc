@@ -80,15 +80,17 @@ int SetOption(int fd, Field field, int value) {
 int CheckTcp(int fd) {
   int value;
   socklen_t length = sizeof value;
+  // A stream socket first: a raw socket can be opened with protocol IPPROTO_TCP.
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &length) != 0) return -errno;
+  if (value != SOCK_STREAM) return kNotTcp;
 #ifdef SO_PROTOCOL
+  length = sizeof value;
   if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &value, &length) != 0) return -errno;
 #ifdef IPPROTO_MPTCP
   if (value == IPPROTO_MPTCP) return 0;
 #endif
   return value == IPPROTO_TCP ? 0 : kNotTcp;
 #else
-  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &length) != 0) return -errno;
-  if (value != SOCK_STREAM) return kNotTcp;
   sockaddr_storage address;
   length = sizeof address;
   if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return -errno;

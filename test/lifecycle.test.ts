@@ -1,4 +1,5 @@
 // Sockets that are not (or no longer, or never) connected TCP sockets.
+import { execFileSync } from 'node:child_process'
 import dgram from 'node:dgram'
 import { once } from 'node:events'
 import { closeSync, openSync } from 'node:fs'
@@ -7,7 +8,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { configureKeepalive, readKeepalive } from '../lib/index.js'
-import { fdOf, closeAll, listen, tcpPair, tempDir } from './helpers.js'
+import { canRun, closeAll, fdOf, hasCommand, listen, tcpPair, tempDir } from './helpers.js'
 
 afterEach(closeAll)
 
@@ -111,10 +112,63 @@ describe('not a TCP socket', () => {
     const fd = openSync(__filename, 'r')
     try {
       for (const call of [() => configureKeepalive(fd, { idle: 1_000 }), () => readKeepalive(fd)]) {
-        expect(call).toThrow(expect.objectContaining({ code: 'ERR_KEEPALIVE_NOT_TCP', message: `fd ${fd} is not a socket` }))
+        expect(call).toThrow(expect.objectContaining({ code: 'ERR_KEEPALIVE_NOT_TCP', message: `fd ${fd} is not a socket: a file` }))
       }
     } finally {
       closeSync(fd)
+    }
+  })
+
+  it('process.stdin on a pipe (a shell |): names the pipe', () => {
+    // A shell pipe, not a child's stdio: libuv gives children socketpairs, which are Unix sockets.
+    const script = `
+      const { configureKeepalive, readKeepalive } = require(${JSON.stringify(path.join(__dirname, '..'))})
+      for (const call of [() => configureKeepalive(process.stdin, { idle: 1000 }), () => readKeepalive(process.stdin)]) {
+        try { call(); console.log('accepted') } catch (error) { console.log(error.code + ': ' + error.message) }
+      }`
+    const output = execFileSync('sh', ['-c', 'echo | "$0" -e "$1"', process.execPath, script], { encoding: 'utf8' })
+    expect(output.trim().split('\n')).toEqual(Array(2).fill("ERR_KEEPALIVE_NOT_TCP: The socket's fd 0 is not a socket: a pipe"))
+  })
+
+  it.skipIf(!canRun('root and python3 (a raw socket)', process.getuid?.() === 0 && hasCommand('python3')))(
+    'a raw socket with protocol IPPROTO_TCP: ERR_KEEPALIVE_NOT_TCP, nothing written',
+    () => {
+      // python3 opens the raw socket (Node cannot) and runs Node with it as fd 3.
+      const script = `
+        const { configureKeepalive, readKeepalive } = require(${JSON.stringify(path.join(__dirname, '..'))})
+        for (const call of [() => configureKeepalive(3, { idle: 1000 }), () => readKeepalive(3)]) {
+          try { call(); console.log('accepted') } catch (error) { console.log(error.code + ': ' + error.message) }
+        }`
+      const opener = `import os, socket, subprocess, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+os.dup2(s.fileno(), 3)
+sys.exit(subprocess.run([sys.argv[1], '-e', sys.argv[2]], pass_fds=[3]).returncode)`
+      const output = execFileSync('python3', ['-c', opener, process.execPath, script], { encoding: 'utf8' })
+      expect(output.trim().split('\n')).toEqual(Array(2).fill('ERR_KEEPALIVE_NOT_TCP: fd 3 is not a TCP socket'))
+    },
+  )
+
+  it("a Proxy whose traps throw: ERR_INVALID_ARG_TYPE, not the trap's error", () => {
+    const hostile = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('trap: get')
+        },
+        getPrototypeOf() {
+          throw new Error('trap: getPrototypeOf')
+        },
+      },
+    )
+    const onlyGetThrows = new Proxy(Object.create(null), {
+      get() {
+        throw new Error('trap: get')
+      },
+    })
+    for (const target of [hostile, onlyGetThrows]) {
+      for (const call of [() => configureKeepalive(target, { idle: 1_000 }), () => readKeepalive(target)]) {
+        expect(call).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }))
+      }
     }
   })
 
