@@ -17,6 +17,8 @@ export interface SocketState extends ResolvedTarget {
   /** The union of every configureKeepalive call on this socket. */
   settings: Settings
   awaitingConnect: boolean
+  /** setKeepAlive(false) came after the last configure, while connecting: connect turns keepalive off. */
+  offAtConnect: boolean
 }
 
 // The state lives on the socket under a symbol: on a fresh accepted socket a
@@ -69,16 +71,17 @@ export function keepApplied(socket: net.Socket, known: SocketState | undefined, 
   }
   let state = known
   if (state === undefined) {
-    state = { settings: noSettings(), awaitingConnect: false, handle: null, target: null }
+    state = { settings: noSettings(), awaitingConnect: false, offAtConnect: false, handle: null, target: null }
     attach(socket, state)
   }
   overlay(state.settings, settings)
+  state.offAtConnect = false
   if (pending && !state.awaitingConnect) {
     const connecting = state
     connecting.awaitingConnect = true
     socket.prependOnceListener('connect', () => {
       connecting.awaitingConnect = false
-      write(socket, connecting.settings, connecting)
+      write(socket, connecting.offAtConnect ? DISABLE : connecting.settings, connecting)
     })
   }
 }
@@ -92,13 +95,32 @@ function enables(args: unknown[]): boolean {
 
 const DISABLE: Settings = { ...noSettings(), enable: false }
 
+/**
+ * The configured socket a setKeepAlive call acts on: this one, or the one a
+ * TLSSocket wraps (tls.connect({ socket }), new tls.TLSSocket(socket)): both
+ * share one fd, and the wrapped one was configured.
+ */
+function configuredOf(socket: net.Socket): { socket: net.Socket; state: SocketState } | undefined {
+  const state = stateOf(socket)
+  if (state !== undefined) return { socket, state }
+  const parent = (socket as { _parent?: unknown })._parent
+  if (!(parent instanceof net.Socket)) return undefined
+  const parentState = stateOf(parent)
+  return parentState && { socket: parent, state: parentState }
+}
+
 function stickySetKeepAlive(this: net.Socket, ...args: unknown[]): net.Socket {
   const result = (nodeSetKeepAlive as (...args: unknown[]) => net.Socket).apply(this, args)
-  const state = stateOf(this)
-  if (state !== undefined && !state.awaitingConnect) {
+  const configured = configuredOf(this)
+  if (configured === undefined) return result
+  const { socket, state } = configured
+  if (state.awaitingConnect) {
+    // Node applies its own call at connect, and then the connect listener writes: say what to write.
+    state.offAtConnect = !enables(args)
+  } else {
     // Node skips setKeepAlive(false) when it believes keepalive is off, and
     // it never saw our writes: turn it off ourselves.
-    write(this, enables(args) ? state.settings : DISABLE, state)
+    write(socket, enables(args) ? state.settings : DISABLE, state)
   }
   return result
 }

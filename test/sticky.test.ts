@@ -4,9 +4,10 @@
 import { once } from 'node:events'
 import http from 'node:http'
 import net from 'node:net'
+import tls from 'node:tls'
 import { afterEach, describe, expect, it } from 'vitest'
 import { configureKeepalive, readKeepalive } from '../lib/index.js'
-import { closeAll, fdOf, listen, tcpPair } from './helpers.js'
+import { closeAll, fdOf, listen, tcpPair, tlsOptions } from './helpers.js'
 
 afterEach(closeAll)
 
@@ -85,6 +86,54 @@ describe('setKeepAlive after configureKeepalive', () => {
     await once(client, 'connect')
     expect(readKeepalive(client)).toEqual({ enabled: true, ...configured })
     client.destroy()
+  })
+})
+
+describe('setKeepAlive while connecting, and through a TLS wrapper', () => {
+  async function connectingClient(): Promise<net.Socket> {
+    const server = await listen(net.createServer())
+    const client = net.connect({ host: 'localhost', port: server.port, family: 4 }) // DNS first: still connecting
+    configureKeepalive(client, configured)
+    return client
+  }
+
+  it('setKeepAlive(false) while connecting: keepalive is off after connect', async () => {
+    const client = await connectingClient()
+    client.setKeepAlive(false)
+    await once(client, 'connect')
+    expect(readKeepalive(client).enabled).toBe(false)
+    client.setKeepAlive(true, 1_000) // and back on: everything configured
+    expect(readKeepalive(client)).toEqual({ enabled: true, ...configured })
+    client.destroy()
+  })
+
+  it('the last word wins: setKeepAlive(false), then true, or a configure, while connecting', async () => {
+    const onAgain = await connectingClient()
+    onAgain.setKeepAlive(false)
+    onAgain.setKeepAlive(true, 1_000)
+    const reconfigured = await connectingClient()
+    reconfigured.setKeepAlive(false)
+    configureKeepalive(reconfigured, { count: 4 })
+    await Promise.all([once(onAgain, 'connect'), once(reconfigured, 'connect')])
+    expect(readKeepalive(onAgain)).toEqual({ enabled: true, ...configured })
+    expect(readKeepalive(reconfigured)).toEqual({ enabled: true, ...configured, count: 4 })
+    onAgain.destroy()
+    reconfigured.destroy()
+  })
+
+  it('a TLSSocket over a configured socket: its setKeepAlive keeps the configured fields', async () => {
+    const server = await listen(tls.createServer(tlsOptions))
+    const raw = net.connect(server.port, '127.0.0.1')
+    configureKeepalive(raw, configured)
+    await once(raw, 'connect')
+    const secure = tls.connect({ socket: raw, ca: tlsOptions.cert, servername: 'localhost' })
+    await once(secure, 'secureConnect')
+    secure.setKeepAlive(true, 1_000)
+    expect(readKeepalive(raw)).toEqual({ enabled: true, ...configured })
+    expect(readKeepalive(secure)).toEqual({ enabled: true, ...configured })
+    secure.setKeepAlive(false)
+    expect(readKeepalive(raw).enabled).toBe(false)
+    secure.destroy()
   })
 })
 
