@@ -2,7 +2,7 @@
 import http from 'node:http'
 import type net from 'node:net'
 import { invalidArgType } from './errors.js'
-import { configureKeepalive, settledOptions } from './keepalive.js'
+import { configureKeepalive, passesThrough, settledOptions } from './keepalive.js'
 import type { KeepaliveOptions } from './options.js'
 
 type CreateConnection = (options: object, callback?: (error: Error | null, socket?: net.Socket) => void) => net.Socket | undefined
@@ -28,6 +28,7 @@ export function keepaliveAgent<A extends http.Agent>(agent: A, given: KeepaliveO
     const configure = (socket: net.Socket | undefined) => {
       if (socket && socket !== configured) {
         configured = socket
+        if (passesThrough(socket, 'keepaliveAgent')) return // a socketPath request (e.g. the Docker socket)
         configureKeepalive(socket, options) // a still-connecting socket gets them on connect
       }
     }

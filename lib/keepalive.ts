@@ -7,7 +7,7 @@ import { fallbackBackend } from './fallback.js'
 import { loadBinding, nativeBackend } from './native.js'
 import { acceptedRange, type Field, type KeepaliveOptions, overlay, type Settings, validateOptions } from './options.js'
 import { keepApplied, setWriter, type SocketState, stateOf } from './sticky.js'
-import { checkTarget, fdTarget, type KeepaliveTarget, socketTarget } from './target.js'
+import { checkTarget, fdTarget, isTcpHandle, type KeepaliveTarget, socketTarget } from './target.js'
 
 export type { KeepaliveState, TcpInfo } from './backend.js'
 export type { KeepaliveOptions } from './options.js'
@@ -53,6 +53,29 @@ export const keepaliveSupport: KeepaliveSupport = Object.freeze({
 })
 
 const warned = new Set<string>()
+
+/** Emits a TcpKeepaliveWarning once per process for each distinct text. */
+export function warnOnce(text: string, code: string): void {
+  if (warned.has(text)) return
+  warned.add(text)
+  process.emitWarning(text, { type: 'TcpKeepaliveWarning', code })
+}
+
+/**
+ * Whether an integration should let this connection pass untouched: a Unix
+ * domain socket (Node gives it a Pipe handle, also while it connects), where
+ * keepalive has no meaning. Says so once per integration.
+ */
+export function passesThrough(socket: net.Socket, integration: string): boolean {
+  const handle = (socket as { _handle?: object | null })._handle
+  if (handle == null || isTcpHandle(handle) || handle.constructor?.name !== 'Pipe') return false
+  warnUnixSocket(integration)
+  return true
+}
+
+export function warnUnixSocket(integration: string): void {
+  warnOnce(`tcp-keepalive: ${integration} lets connections over a Unix socket pass without keepalive`, 'TCP_KEEPALIVE_NOT_TCP')
+}
 
 /**
  * Validates options an integration applies later, without touching a socket,
@@ -103,11 +126,7 @@ function withoutUnsupported(settings: Settings, strict: boolean, using: Backend 
   const kept = { ...settings }
   for (const { field, why } of missing) {
     kept[field] = undefined
-    const text = message(field, why)
-    if (!warned.has(text)) {
-      warned.add(text)
-      process.emitWarning(text, { type: 'TcpKeepaliveWarning', code: 'TCP_KEEPALIVE_UNSUPPORTED' })
-    }
+    warnOnce(message(field, why), 'TCP_KEEPALIVE_UNSUPPORTED')
   }
   return kept
 }

@@ -1,7 +1,15 @@
 // keepaliveServer: keepalive for every connection a server accepts.
 import net from 'node:net'
 import { invalidArgType } from './errors.js'
-import { acceptedSocketsInherit, adoptInherited, configureKeepalive, readKeepalive, settledOptions } from './keepalive.js'
+import {
+  acceptedSocketsInherit,
+  adoptInherited,
+  configureKeepalive,
+  passesThrough,
+  readKeepalive,
+  settledOptions,
+  warnUnixSocket,
+} from './keepalive.js'
 import type { KeepaliveOptions, Settings } from './options.js'
 
 /** Options for every connection, or per connection (`undefined`: leave that one alone). */
@@ -52,6 +60,7 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
   if (!isServer(server)) throw invalidArgType('server', 'an instance of net.Server', server)
   if (typeof options === 'function') {
     server.prependListener('connection', (socket: net.Socket) => {
+      if (passesThrough(socket, 'keepaliveServer')) return
       const chosen = options(socket)
       if (chosen === undefined) return
       try {
@@ -71,20 +80,25 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
   // Bun's http.Server, has no listening fd of its own: each connection is
   // configured instead.
   let inherits: boolean | undefined = false
+  // Listening on a Unix socket: its connections pass untouched.
+  let unix = false
   const configureListener = () => {
     inherits = false
+    unix = typeof server.address() === 'string'
+    if (unix) return warnUnixSocket('keepaliveServer')
     const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
     if (!acceptedSocketsInherit || typeof fd !== 'number' || fd < 0) return
     try {
       configureKeepalive(fd, fixed)
       inherits = undefined
     } catch (error) {
-      server.emit('error', error) // e.g. listening on a Unix socket
+      server.emit('error', error)
     }
   }
   if (server.listening) configureListener()
   server.prependListener('listening', configureListener)
   server.prependListener('connection', (socket: net.Socket) => {
+    if (unix) return
     try {
       if (inherits === undefined && !nodeRewritesEach()) inherits = holds(socket, settings)
       if (inherits && !nodeRewritesEach()) adoptInherited(socket, settings)

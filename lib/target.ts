@@ -40,7 +40,7 @@ export function checkTarget(target: unknown): asserts target is KeepaliveTarget 
 let tcpHandleClass: unknown = null
 
 /** Node's TCP handle: libuv made it for a TCP socket (or adopted an fd it saw as one), so no check is needed. */
-function isTcpHandle(handle: object): boolean {
+export function isTcpHandle(handle: object): boolean {
   const handleClass = handle.constructor
   if (handleClass === tcpHandleClass) return true
   if (tcpHandleClass !== null || handleClass?.name !== 'TCP') return false

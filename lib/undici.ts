@@ -1,7 +1,7 @@
 // keepaliveConnector: keepalive for undici's connections.
 import type net from 'node:net'
 import { keepaliveError } from './errors.js'
-import { configureKeepalive, settledOptions } from './keepalive.js'
+import { configureKeepalive, passesThrough, settledOptions } from './keepalive.js'
 import type { KeepaliveOptions } from './options.js'
 
 /** undici's connect callback: an error, or the connected socket. */
@@ -28,6 +28,7 @@ export function keepaliveConnector(given: KeepaliveOptions, connectOptions: obje
   return function connectWithKeepalive(connectionOptions, callback) {
     return connect(connectionOptions, (error, socket) => {
       if (error) return callback(error, null)
+      if (passesThrough(socket, 'keepaliveConnector')) return callback(null, socket) // connect: { socketPath }
       try {
         configureKeepalive(socket, options) // after undici's own setKeepAlive(true, 60000): ours stick
       } catch (configureError) {

@@ -304,6 +304,83 @@ describe('keepaliveConnector (undici)', () => {
   )
 })
 
+describe('a Unix socket passes every integration untouched, with one warning each', () => {
+  /** The TcpKeepaliveWarning texts emitted while `run` runs. */
+  async function warningsDuring(run: () => Promise<void>): Promise<string[]> {
+    const spy = vi.spyOn(process, 'emitWarning')
+    try {
+      await run()
+      return spy.mock.calls.map(([text]) => String(text))
+    } finally {
+      spy.mockRestore()
+    }
+  }
+  const answer = (_request: http.IncomingMessage, response: http.ServerResponse) => response.end('ok')
+  /** Two requests over the Unix socket at `socketPath`, each on its own connection. */
+  async function twoRequests(socketPath: string, agent?: http.Agent): Promise<void> {
+    for (let i = 0; i < 2; i++) {
+      const [response] = (await once(http.get({ socketPath, path: '/', agent }), 'response')) as [http.IncomingMessage]
+      response.setEncoding('utf8')
+      let body = ''
+      for await (const chunk of response) body += chunk
+      expect(body).toBe('ok')
+    }
+  }
+
+  it('keepaliveServer listening on a path, with static options or a function: connections are served', async () => {
+    for (const options of [settings, () => settings]) {
+      const socketPath = path.join(tempDir('unix-server'), 'http.sock')
+      const server = await listen(keepaliveServer(http.createServer(answer), options), socketPath)
+      const warnings = await warningsDuring(() => twoRequests(socketPath))
+      expect(warnings.length).toBeLessThanOrEqual(1) // once per process: the first run says it
+      server.close()
+    }
+  })
+
+  it('keepaliveServer says so once', async () => {
+    const socketPath = path.join(tempDir('unix-server'), 'http.sock')
+    // A fresh process: the warning is once per process.
+    const script = `
+      const http = require('node:http')
+      const { keepaliveServer } = require(${JSON.stringify(root)})
+      process.on('warning', (warning) => console.log(warning.code + ': ' + warning.message))
+      const server = keepaliveServer(http.createServer((q, r) => r.end('ok')), { idle: 30000 }).listen(${JSON.stringify(socketPath)}, async () => {
+        for (let i = 0; i < 2; i++) await new Promise((done) => http.get({ socketPath: ${JSON.stringify(socketPath)}, agent: false }, (r) => r.resume().on('end', done)))
+        server.close()
+      })`
+    const output = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })
+    expect(output.trim().split('\n')).toEqual([
+      'TCP_KEEPALIVE_NOT_TCP: tcp-keepalive: keepaliveServer lets connections over a Unix socket pass without keepalive',
+    ])
+  })
+
+  it('keepaliveAgent shared by socketPath and TCP requests: the first pass, the second are configured', async () => {
+    const socketPath = path.join(tempDir('unix-agent'), 'http.sock')
+    await listen(http.createServer(answer), socketPath)
+    const agent = keepaliveAgent(new http.Agent({ keepAlive: false }), settings)
+    const warnings = await warningsDuring(() => twoRequests(socketPath, agent))
+    expect(warnings.filter((text) => text.includes('keepaliveAgent')).length).toBeLessThanOrEqual(1)
+    const tcpServer = await listen(http.createServer(answer))
+    const request = http.get({ host: '127.0.0.1', port: tcpServer.port, agent })
+    const [socket] = (await once(request, 'socket')) as [net.Socket]
+    await once(socket, 'connect')
+    expect(readKeepalive(socket)).toEqual(expected)
+    ;((await once(request, 'response')) as [http.IncomingMessage])[0].resume()
+    agent.destroy()
+  })
+
+  it('keepaliveConnector with connect: { socketPath }: requests are served', async () => {
+    const socketPath = path.join(tempDir('unix-undici'), 'http.sock')
+    await listen(http.createServer(answer), socketPath)
+    const agent = new Agent({ connect: keepaliveConnector(settings, { socketPath }) })
+    for (let i = 0; i < 2; i++) {
+      const { body } = await request('http://localhost/', { dispatcher: agent })
+      expect(await body.text()).toBe('ok')
+    }
+    await agent.close()
+  })
+})
+
 describe('tcp-keepalive/vitest', () => {
   it('passes on a partial match and fails with a readable diff', async () => {
     const { client } = await tcpPair()
