@@ -1,21 +1,43 @@
 // The tcp-keepalive command as a user runs it: the built bin in a child process.
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { formatDuration } from '../lib/cli/format.js'
 import { parseEndpoint } from '../lib/cli/inspect.js'
 import { deadPeerDetectionMs } from '../lib/detection.js'
 import { labUnavailableReason } from '../lib/lab/netns.js'
 import { canRun, hasCommand } from './helpers.js'
 
-const bin = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
+const root = path.join(__dirname, '..')
+const bin = path.join(root, 'dist', 'cli', 'main.js')
+
+let copyForNobody: string | undefined
+afterAll(() => copyForNobody && rmSync(copyForNobody, { recursive: true, force: true }))
+
+/**
+ * The CLI's runtime files copied where nobody can read them: the checkout may
+ * sit where only root can (a clone under /root, or in a mktemp -d directory).
+ */
+function binForNobody(): string {
+  if (copyForNobody === undefined) {
+    copyForNobody = mkdtempSync(path.join(tmpdir(), 'tcp-keepalive-cli-'))
+    chmodSync(copyForNobody, 0o755) // mkdtemp makes it 0700
+    for (const part of ['package.json', 'dist', 'prebuilds', 'build/Release', 'node_modules/node-gyp-build']) {
+      if (existsSync(path.join(root, part))) cpSync(path.join(root, part), path.join(copyForNobody, part), { recursive: true })
+    }
+  }
+  return path.join(copyForNobody, 'dist', 'cli', 'main.js')
+}
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}, asUser?: 'nobody') {
   // As nobody: setpriv drops root for the one command, to test what a user without rights sees.
-  const command = asUser ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath] : [process.execPath]
-  const result = spawnSync(command[0], [...command.slice(1), bin, ...args], { encoding: 'utf8', env: { ...process.env, ...env } })
+  const command = asUser
+    ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, binForNobody()]
+    : [process.execPath, bin]
+  const result = spawnSync(command[0], [...command.slice(1), ...args], { encoding: 'utf8', env: { ...process.env, ...env } })
   return { code: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
