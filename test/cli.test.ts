@@ -1,7 +1,7 @@
 // The tcp-keepalive command as a user runs it: the built bin in a child process.
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
@@ -106,6 +106,7 @@ describe('tcp-keepalive demo', () => {
       [['demo', '--idle', 'abc'], "--idle must be a number, got 'abc'"],
       [['demo', '--idle=-5'], 'The value of "options.idle" is out of range'],
       [['demo', '--count', '1.5'], 'It must be an integer >= 1 && <= 127. Received 1.5'],
+      [['demo', '--idle', '1e-323'], 'and not so small that it rounds to 0. Received 1e-323'],
       [['demo', '--bogus'], "Unknown option '--bogus'"],
     ] as const) {
       const { code, stderr } = run([...args])
@@ -232,6 +233,77 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
     expectOneLineFailure(run(['inspect', String(pid)], {}, 'nobody'), 1, /permission denied: .* needs ptrace rights over the process/)
   })
 
+  it(
+    'a process churning sockets, fd numbers reused while inspect reads: each row is one socket, every run exits 0',
+    { timeout: 120_000 },
+    async () => {
+      const child = spawn(process.execPath, [path.join(__dirname, 'children', 'churn.cjs')], { stdio: ['ignore', 'pipe', 'inherit'] })
+      children.push(child)
+      const port = Number(((await once(child.stdout, 'data')) as [Buffer])[0].toString())
+      const idleFor = (clientPort: number) => ((clientPort % 1000) + 1) * 1000 // as churn.cjs sets them
+      const portOf = (endpoint: string) => Number(endpoint.slice(endpoint.lastIndexOf(':') + 1))
+      // At least 40 runs, and on until 60 configured rows were seen (how many a run sees depends on timing).
+      let checked = 0
+      let runs = 0
+      for (; runs < 40 || (checked < 60 && runs < 400); runs++) {
+        const { code, stdout, stderr } = run(['inspect', String(child.pid), '--json'])
+        expect(stderr).toBe('')
+        expect(code).toBe(0)
+        for (const { state, local, remote, keepalive } of JSON.parse(stdout).sockets) {
+          if (state === 'LISTEN' || !keepalive.enabled) continue // the listener, or a connection not configured yet
+          const clientPort = portOf(local) === port ? portOf(remote) : portOf(local)
+          expect({ local, remote, idle: keepalive.idle }).toEqual({ local, remote, idle: idleFor(clientPort) })
+          checked++
+        }
+      }
+      console.log(`inspect while churning: ${runs} runs, ${checked} configured rows checked against their addresses`)
+      expect(checked).toBeGreaterThanOrEqual(60)
+    },
+  )
+
+  it("a thread id: exit 1 naming the thread's process", async () => {
+    const { pid } = await processWithSockets()
+    const thread = readdirSync(`/proc/${pid}/task`).find((tid) => tid !== String(pid))!
+    expectOneLineFailure(
+      run(['inspect', thread]),
+      1,
+      `tcp-keepalive inspect: ${thread} is a thread of process ${pid}: its sockets are the process's, run 'tcp-keepalive inspect ${pid}'`,
+    )
+  })
+
+  it('a zombie: exit 1 saying it holds no sockets', async () => {
+    // sh's background child exits after sh became sleep, which never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 0.05 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    children.push(parent)
+    const zombie = ((await once(parent.stdout, 'data')) as [Buffer])[0].toString().trim()
+    while (!/^State:\s*Z/m.test(readFileSync(`/proc/${zombie}/status`, 'utf8'))) await new Promise((resolve) => setTimeout(resolve, 10))
+    expectOneLineFailure(
+      run(['inspect', zombie]),
+      1,
+      `process ${zombie} is a zombie (exited, not yet reaped by its parent): it holds no sockets`,
+    )
+  })
+
+  it.skipIf(!canDropRoot)('root without CAP_SYS_PTRACE (a container default): exit 1 saying what is needed, not "no sockets"', async () => {
+    // Another user's process: root without the capability can list its fds but not read where they point.
+    const target = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sleep', '30'], { stdio: 'ignore' })
+    children.push(target)
+    while (!/^Uid:\s*65534/m.test(readFileSync(`/proc/${target.pid}/status`, 'utf8')))
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    const result = spawnSync(
+      'setpriv',
+      ['--inh-caps=-sys_ptrace', '--bounding-set=-sys_ptrace', process.execPath, bin, 'inspect', String(target.pid)],
+      {
+        encoding: 'utf8',
+      },
+    )
+    expectOneLineFailure(
+      { code: result.status, stdout: result.stdout, stderr: result.stderr },
+      1,
+      /permission denied: reading \/proc\/\d+\/fd\/0 needs ptrace rights over the process/,
+    )
+  })
+
   it.each([
     ['0100007F:1F90', '127.0.0.1:8080'],
     ['00000000:0000', '0.0.0.0:0'],
@@ -254,6 +326,20 @@ describe('tcp-keepalive demo --network', () => {
       expect(stdout.match(/: as expected \(/g)).toHaveLength(5)
       expect(stdout).toMatch(/^Dead peer: the server's link is cut while idle +idle 1 s, interval 1 s, count 2 +ETIMEDOUT +\d+ ms/m)
       expect(stdout).toMatch(/^ +kernel defaults \(keepalive on\) +still open +- /m)
+    },
+  )
+
+  it.skipIf(!canRun(`the network lab: ${unavailable}`, unavailable === null))(
+    '--json: one JSON document of every measurement, no progress lines',
+    { timeout: 60_000 },
+    () => {
+      const { code, stdout } = run(['demo', '--network', '--json'])
+      expect(code).toBe(0)
+      const { ok, scenarios } = JSON.parse(stdout)
+      expect(ok).toBe(true)
+      expect(scenarios).toHaveLength(5)
+      const deadPeer = scenarios.find((scenario: { id: string }) => scenario.id === 'dead-peer')
+      expect(deadPeer.measurements[0]).toMatchObject({ outcome: 'ETIMEDOUT', ok: true, measuredMs: expect.any(Number) })
     },
   )
 

@@ -47,7 +47,7 @@ Options:
   --interval <ms>         ... time between probes
   --count <n>             ... unanswered probes before the connection is dropped
   --user-timeout <ms>     ... TCP_USER_TIMEOUT
-  --json                Print the rows as JSON
+  --json                Print the rows (with --network: the measurements) as JSON
   --network             Instead: run the network lab live (Linux, root): a middlebox
                         that forgets idle flows, a dead peer, a rebooted peer, data in
                         flight on a cut link, a server detecting a cut client
@@ -78,7 +78,7 @@ export const demo: Command = {
         network: { type: 'boolean', default: false },
       },
     })
-    if (values.network) return networkDemo(out)
+    if (values.network) return networkDemo(out, values.json)
     const profiles = [...PROFILES]
     const custom = customOptions(values)
     if (custom) profiles.push(configure('your settings', custom))

@@ -1,9 +1,9 @@
 // `tcp-keepalive inspect <pid>`: the keepalive settings of every TCP socket
 // of a running process. Each socket is borrowed with pidfd_getfd (Linux 5.6+,
 // needs ptrace rights over the process) and read with getsockopt.
-import { closeSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { constants, endianness } from 'node:os'
-import { parseArgs } from 'node:util'
+import { getSystemErrorName, parseArgs } from 'node:util'
 import { deadPeerDetectionMs } from '../detection.js'
 import { type KeepaliveState, readKeepalive } from '../index.js'
 import { loadBinding } from '../native.js'
@@ -84,6 +84,7 @@ export function inspectProcess(pid: number): InspectedSocket[] {
   if ('reason' in loaded) throw new CommandError(`inspect needs the native binding: ${loaded.reason}`)
   const { binding } = loaded
 
+  checkProcess(pid)
   const socketFds = socketInodesByFd(pid)
   const tcp = new Map([...readTcpTable(pid, 'tcp'), ...readTcpTable(pid, 'tcp6')])
   const sockets: InspectedSocket[] = []
@@ -94,6 +95,9 @@ export function inspectProcess(pid: number): InspectedSocket[] {
     if (copy === -constants.errno.EBADF) continue // closed since we listed it
     if (copy < 0) throw borrowError(pid, -copy)
     try {
+      // The process may have closed the fd and opened another under the same
+      // number since the listing: only the socket listed (same inode) is read.
+      if (String(fstatSync(copy).ino) !== inode) continue
       const keepalive = readKeepalive(copy)
       sockets.push({ fd, ...entry, keepalive, deadPeerDetection: deadPeerDetectionMs(keepalive) })
     } finally {
@@ -103,11 +107,29 @@ export function inspectProcess(pid: number): InspectedSocket[] {
   return sockets
 }
 
+/** Refuses what has no fds to inspect: no such process, a thread id, a zombie. */
+function checkProcess(pid: number): void {
+  let status: string
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new CommandError(`no process with pid ${pid}`)
+    throw error
+  }
+  const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1]
+  const tgid = field('Tgid')
+  if (tgid !== undefined && tgid !== String(pid)) {
+    throw new CommandError(`${pid} is a thread of process ${tgid}: its sockets are the process's, run 'tcp-keepalive inspect ${tgid}'`)
+  }
+  if (field('State') === 'Z')
+    throw new CommandError(`process ${pid} is a zombie (exited, not yet reaped by its parent): it holds no sockets`)
+}
+
 function borrowError(pid: number, errno: number): CommandError {
   if (errno === constants.errno.EPERM) return new CommandError(`permission denied: inspecting process ${pid} ${NO_PTRACE}`)
   if (errno === constants.errno.ESRCH) return new CommandError(`process ${pid} exited`)
   if (errno === constants.errno.ENOSYS) return new CommandError('this kernel has no pidfd_getfd: inspect needs Linux 5.6 or later')
-  return new CommandError(`pidfd_getfd failed with errno ${errno}`)
+  return new CommandError(`borrowing a socket of process ${pid} (pidfd_open, pidfd_getfd) failed: ${getSystemErrorName(-errno)}`)
 }
 
 /** fd -> socket inode, from the /proc/<pid>/fd links that read "socket:[inode]". */
@@ -123,12 +145,18 @@ function socketInodesByFd(pid: number): Map<number, string> {
   }
   const sockets = new Map<number, string>()
   for (const name of names) {
+    let link: string
     try {
-      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${name}`))?.[1]
-      if (inode) sockets.set(Number(name), inode)
-    } catch {
-      // closed since the listing
+      link = readlinkSync(`/proc/${pid}/fd/${name}`)
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ENOENT') continue // closed since the listing
+      // Root without CAP_SYS_PTRACE (a container's default) lists the fds but cannot read where they point.
+      if (code === 'EACCES' || code === 'EPERM') throw new CommandError(`permission denied: reading /proc/${pid}/fd/${name} ${NO_PTRACE}`)
+      throw error
     }
+    const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1]
+    if (inode) sockets.set(Number(name), inode)
   }
   return sockets
 }

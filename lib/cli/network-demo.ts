@@ -6,11 +6,19 @@ import { allScenarios, type Measurement, type Scenario } from '../lab/scenarios.
 import { CommandError } from './command.js'
 import { formatDuration, formatTable } from './format.js'
 
-export async function networkDemo(out: Writable & { isTTY?: boolean }): Promise<number> {
+/** With `json`, no progress: one JSON document of every scenario's measurements at the end. */
+export async function networkDemo(out: Writable & { isTTY?: boolean }, json = false): Promise<number> {
   const unavailable = labUnavailableReason()
   if (unavailable) throw new CommandError(`--network: ${unavailable}`)
 
   const results: Array<{ scenario: Scenario; measurements: Measurement[] }> = []
+  const allOk = () => results.every(({ measurements }) => measurements.every((m) => m.ok))
+  if (json) {
+    for (const scenario of allScenarios()) results.push({ scenario, measurements: await scenario.run() })
+    const scenarios = results.map(({ scenario: { id, title }, measurements }) => ({ id, title, measurements }))
+    out.write(`${JSON.stringify({ ok: allOk(), scenarios }, null, 2)}\n`)
+    return allOk() ? 0 : 1
+  }
   for (const scenario of allScenarios()) {
     const started = Date.now()
     const progress = () => `  ${scenario.title}: ${formatDuration(Date.now() - started)} of about ${formatDuration(scenario.expectedMs)}`
@@ -47,5 +55,5 @@ export async function networkDemo(out: Writable & { isTTY?: boolean }): Promise<
       for (const { atMs, what } of timeline) out.write(`  ${`${atMs} ms`.padStart(8)}  ${what}\n`)
     }
   }
-  return results.every(({ measurements }) => measurements.every((m) => m.ok)) ? 0 : 1
+  return allOk() ? 0 : 1
 }
