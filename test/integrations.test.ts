@@ -1,7 +1,7 @@
 // The integrations, each against the real thing: net/http/https/tls/http2
 // servers, http(s).Agent with real socket reuse, undici 7 (and 8 on a newer
 // Node), the vitest matcher, and TCP_INFO.
-import { execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
@@ -59,6 +59,58 @@ describe('keepaliveServer', () => {
     const out = JSON.parse(execFileSync(process.execPath, [file], { encoding: 'utf8', timeout: 15_000 }))
     expect(out.listeningFd).toBe(null)
     expect(out.state).toEqual({ enabled: true, ...settings })
+  })
+
+  describe('a listening socket handed over from elsewhere: inheritance is verified, accepted sockets hold the settings', () => {
+    const child = path.join(__dirname, 'children', 'handed-listener.cjs')
+    /** Three connections to a handed-listener child; what the kernel held for each, as the child read it. */
+    async function threeConnections(started: ChildProcess): Promise<unknown[]> {
+      started.on('error', () => {})
+      try {
+        const port = Number(((await once(started.stdout!, 'data')) as [Buffer])[0].toString())
+        const states: unknown[] = []
+        for (let i = 0; i < 3; i++) {
+          const client = net.connect(port, '127.0.0.1')
+          let text = ''
+          client.on('data', (chunk: Buffer) => (text += chunk))
+          await once(client, 'end')
+          states.push(JSON.parse(text))
+        }
+        return states
+      } finally {
+        started.kill()
+      }
+    }
+    const args = (mode: string) => [child, mode, JSON.stringify(settings)]
+
+    it.skipIf(!canRun('python3, to pass a listening fd at exec', hasCommand('python3')))(
+      'listen({ fd: 3 }), as systemd socket activation passes it',
+      async () => {
+        const opener = `import os, socket, subprocess, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind(('127.0.0.1', 0))
+s.listen()
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ.update(LISTEN_FDS='1')
+os.execv(sys.argv[1], sys.argv[1:])`
+        const started = spawn('python3', ['-c', opener, process.execPath, ...args('fd')], { stdio: ['ignore', 'pipe', 'inherit'] })
+        expect(await threeConnections(started)).toEqual([expected, expected, expected])
+      },
+    )
+
+    it("listen(otherServer): another server's handle", async () => {
+      const started = spawn(process.execPath, args('handle'), { stdio: ['ignore', 'pipe', 'inherit'] })
+      expect(await threeConnections(started)).toEqual([expected, expected, expected])
+    })
+
+    it('a listening server sent over IPC (child_process.fork, send)', async () => {
+      const started = fork(child, args('ipc').slice(1), { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
+      const server = net.createServer().listen(0, '127.0.0.1')
+      await once(server, 'listening')
+      started.send('server', server, () => server.close()) // the child accepts from now on
+      expect(await threeConnections(started)).toEqual([expected, expected, expected])
+    })
   })
 
   const kinds: Array<[string, () => net.Server, boolean]> = [
