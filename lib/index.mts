@@ -2,9 +2,27 @@
 // one instance (one binding, one set of per-socket settings).
 import lib from './index.js'
 
-export const { configureKeepalive, readKeepalive, readTcpInfo, keepaliveSupport, keepaliveServer, keepaliveAgent, keepaliveConnector } = lib
+export const {
+  configureKeepalive,
+  readKeepalive,
+  readTcpInfo,
+  keepaliveSupport,
+  keepaliveServer,
+  keepaliveAgent,
+  keepaliveConnector,
+  keepaliveProcess,
+  planKeepalive,
+  IDLE_TIMEOUT_PRESETS,
+} = lib
 export type {
   ConnectCallback,
+  ConnectionInfo,
+  IdleTimeoutPreset,
+  KeepalivePlan,
+  PlanRequest,
+  ProcessKeepalive,
+  ProcessKeepaliveRule,
+  ProcessKeepaliveScope,
   Connector,
   KeepaliveOptions,
   KeepaliveState,

@@ -17,3 +17,11 @@ export type { KeepaliveTarget } from './target.js'
 export { keepaliveAgent } from './agent.js'
 export { keepaliveServer, type ServerKeepaliveOptions } from './server.js'
 export { type ConnectCallback, type Connector, keepaliveConnector } from './undici.js'
+export {
+  type ConnectionInfo,
+  keepaliveProcess,
+  type ProcessKeepalive,
+  type ProcessKeepaliveRule,
+  type ProcessKeepaliveScope,
+} from './process.js'
+export { IDLE_TIMEOUT_PRESETS, type IdleTimeoutPreset, type KeepalivePlan, planKeepalive, type PlanRequest } from './plan.js'

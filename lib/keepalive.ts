@@ -67,10 +67,15 @@ export function warnOnce(text: string, code: string): void {
  * keepalive has no meaning. Says so once per integration.
  */
 export function passesThrough(socket: net.Socket, integration: string): boolean {
-  const handle = (socket as { _handle?: object | null })._handle
-  if (handle == null || isTcpHandle(handle) || handle.constructor?.name !== 'Pipe') return false
+  if (!isUnixSocket(socket)) return false
   warnUnixSocket(integration)
   return true
+}
+
+/** A Unix domain socket: Node gives it a Pipe handle, also while it connects. */
+export function isUnixSocket(socket: net.Socket): boolean {
+  const handle = (socket as { _handle?: object | null })._handle
+  return handle != null && !isTcpHandle(handle) && handle.constructor?.name === 'Pipe'
 }
 
 export function warnUnixSocket(integration: string): void {

@@ -4,8 +4,9 @@ import { type Command, CommandError, UsageError } from './command.js'
 import { demo } from './demo.js'
 import { doctor } from './doctor.js'
 import { inspect } from './inspect.js'
+import { plan } from './plan.js'
 
-const COMMANDS: Record<string, Command> = { demo, doctor, inspect }
+const COMMANDS: Record<string, Command> = { demo, doctor, inspect, plan }
 
 const USAGE = `Usage: tcp-keepalive <command> [options]
 
