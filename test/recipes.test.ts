@@ -121,9 +121,16 @@ describe.skipIf(!canRun(`PostgreSQL: ${noPostgres}`, noPostgres === null))('pg (
       const behindLab = new Postgres()
       try {
         behindLab.start(lab.serverAddress, 5432, lab.namespaceCommand('server'))
-        const modes = ['no keepalive', 'pg keepAlive: true', 'configureKeepalive']
+        const modes = ['no keepalive', 'pg keepAlive: true', 'configureKeepalive', 'preload']
         const runs = modes.map((mode) => {
+          // 'preload': the unmodified client, given keepalive by tcp-keepalive/register and TCP_KEEPALIVE alone.
+          const preload = [
+            'env',
+            'TCP_KEEPALIVE=idle=1s interval=1s count=3',
+            `NODE_OPTIONS=--require ${path.join(__dirname, '..', 'dist', 'register.js')}`,
+          ]
           const child = lab.spawn('client', [
+            ...(mode === 'preload' ? preload : []),
             process.execPath,
             path.join(__dirname, 'children', 'pg-query.cjs'),
             JSON.stringify({ host: lab.serverAddress, port: 5432, mode, sleepSeconds, deadlineMs: sleepSeconds * 1000 + 2_000 }),
@@ -136,9 +143,11 @@ describe.skipIf(!canRun(`PostgreSQL: ${noPostgres}`, noPostgres === null))('pg (
         console.log(`pg behind the middlebox (forgets after ${forgetSeconds} s), SELECT pg_sleep(${sleepSeconds}):`, results)
         expect(results['no keepalive']).toMatchObject({ answered: false })
         expect(results['pg keepAlive: true']).toMatchObject({ answered: false })
-        expect(results['configureKeepalive'].answered).toBe(true)
-        expect(results['configureKeepalive'].ms).toBeGreaterThanOrEqual(sleepSeconds * 1000)
-        expect(results['configureKeepalive'].ms).toBeLessThan(sleepSeconds * 1000 + 1_000)
+        for (const kept of ['configureKeepalive', 'preload']) {
+          expect(results[kept].answered).toBe(true)
+          expect(results[kept].ms).toBeGreaterThanOrEqual(sleepSeconds * 1000)
+          expect(results[kept].ms).toBeLessThan(sleepSeconds * 1000 + 1_000)
+        }
       } finally {
         behindLab.close()
         lab.close()

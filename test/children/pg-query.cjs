@@ -11,6 +11,7 @@ async function main() {
   const { host, port, mode, sleepSeconds, deadlineMs } = JSON.parse(process.argv[2])
   const config = { host, port, user: 'postgres', database: 'postgres' }
   if (mode === 'pg keepAlive: true') config.keepAlive = true // pg's own: setKeepAlive(true, 0), so idle stays the kernel's 2 h
+  // 'preload': nothing here; tcp-keepalive/register (NODE_OPTIONS) and TCP_KEEPALIVE do it all.
   if (mode === 'configureKeepalive') {
     config.keepAlive = true // pg then calls setKeepAlive itself: the configured settings must survive it
     config.stream = () => configureKeepalive(new net.Socket(), { idle: 1000, interval: 1000, count: 3 })
