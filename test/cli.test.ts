@@ -348,6 +348,37 @@ describe('tcp-keepalive demo --network', () => {
   })
 })
 
+describe('tcp-keepalive plan', () => {
+  it('prints the reasoning, the options and a TCP_KEEPALIVE line that round-trip', () => {
+    const { code, stdout } = run(['plan', '--idle-timeout', '350s', '--detect-within', '1m'])
+    expect(code).toBe(0)
+    expect(stdout).toContain('configureKeepalive(socket, {idle: 30000, interval: 10000, count: 3, userTimeout: 60000})')
+    expect(stdout).toContain('TCP_KEEPALIVE="idle=30s interval=10s count=3 user-timeout=60s"')
+    expect(stdout).toMatch(/^- A dead peer is found within 60 s: idle \+ interval x count = 30 s \+ 10 s x 3 = 60 s\.$/m)
+  })
+
+  it('--preset and --json', () => {
+    const { code, stdout } = run(['plan', '--preset', 'azure-lb', '--json'])
+    expect(code).toBe(0)
+    expect(JSON.parse(stdout)).toMatchObject({
+      middlebox: expect.stringContaining('Azure Load Balancer'),
+      options: { idle: 120_000, interval: 59_000, count: 3, userTimeout: 297_000 },
+    })
+  })
+
+  it('wrong arguments: exit 2 with one line', () => {
+    expectOneLineFailure(run(['plan']), 2, 'give --idle-timeout (or --preset), --detect-within, or both')
+    expectOneLineFailure(
+      run(['plan', '--idle-timeout', '350']),
+      2,
+      "--idle-timeout takes a duration with ms, s, m or h (e.g. 350s), got '350'",
+    )
+    expectOneLineFailure(run(['plan', '--preset', 'aws']), 2, "unknown preset 'aws'")
+    expectOneLineFailure(run(['plan', '--detect-within', '3s', '--count', '5']), 2, 'cannot find a dead peer within 3 s')
+    expectOneLineFailure(run(['plan', '--detect-within', '1m', '--count', 'x']), 2, 'The value of "request.count" is out of range')
+  })
+})
+
 describe('formatDuration', () => {
   it.each([
     [null, '-'],

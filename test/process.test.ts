@@ -18,6 +18,7 @@ import {
   keepaliveProcess,
   type ProcessKeepalive,
   planKeepalive,
+  type PlanRequest,
   readKeepalive,
 } from '../lib/index.js'
 import { closeAll, listen, tempDir, tlsOptions } from './helpers.js'
@@ -227,7 +228,7 @@ describe('keepaliveProcess: accepted connections, rules and scope', () => {
 })
 
 describe('planKeepalive', () => {
-  it.each([
+  it.each<[PlanRequest, object]>([
     [
       { idleTimeout: 350_000, detectWithin: 60_000 },
       { idle: 30_000, interval: 10_000, count: 3, userTimeout: 60_000 },

@@ -158,10 +158,10 @@ describe.skipIf(!canRun(`PostgreSQL: ${noPostgres}`, noPostgres === null))('pg (
 
 describe('README', () => {
   it('shows every recipe exactly as the tests run it', () => {
-    const source = readFileSync(__filename, 'utf8')
+    const source = [__filename, path.join(__dirname, 'servers.test.ts')].map((file) => readFileSync(file, 'utf8')).join('\n')
     const readme = readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8')
     const recipes = [...source.matchAll(/^( *)\/\/ recipe: (.+)\n([\s\S]*?)^ *\/\/ end recipe$/gm)]
-    expect(recipes.map((match) => match[2])).toEqual(['http', 'undici', 'ws server', 'ws client', 'pg'])
+    expect(recipes.map((match) => match[2])).toEqual(['http', 'undici', 'ws server', 'ws client', 'pg', 'redis', 'mysql2'])
     for (const [, indent, name, body] of recipes) {
       const code = body
         .split('\n')

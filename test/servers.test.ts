@@ -10,6 +10,12 @@ import http from 'node:http'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { Redis } from 'ioredis'
+import mysql from 'mysql2/promise'
+import net from 'node:net'
+import { createClient } from 'redis'
+import 'tcp-keepalive/vitest'
+import { configureKeepalive, keepaliveProcess } from '../lib/index.js'
 import { canRun, closeAll, hasCommand, listen } from './helpers.js'
 import { Postgres, postgresUnavailableReason } from './postgres.js'
 import { freePort, ThrowawayServer } from './servers.js'
@@ -128,6 +134,50 @@ describe.skipIf(!canRun('ss, to see the keepalive timers', hasCommand('ss')))('t
         results.push(`  ${library.padEnd(13)} ${mode.padEnd(46)} ${held.length} connection(s), each ${JSON.stringify(held[0].keepalive)}`)
       },
     )
+  })
+})
+
+describe('recipes (README), run in this process', () => {
+  const rules: Array<{ stop(): void }> = []
+  afterEach(() => rules.splice(0).forEach((rule) => rule.stop()))
+
+  it.skipIf(!canRun(`Redis: ${reasons.redis}`, reasons.redis === null))(
+    'ioredis and node-redis: keepaliveProcess for the Redis port',
+    async () => {
+      const redisPort = servers.ioredis!
+      // recipe: redis
+      // ioredis opens a new socket on every reconnect, node-redis keeps its socket private: one rule covers both.
+      const rule = keepaliveProcess({ idle: 30_000, interval: 5_000, count: 3 }, { ports: [redisPort] })
+      const ioredis = new Redis({ port: redisPort, host: '127.0.0.1' })
+      const nodeRedis = createClient({ socket: { port: redisPort, host: '127.0.0.1' } })
+      // end recipe
+      rules.push(rule)
+      await nodeRedis.connect()
+      expect(await ioredis.ping()).toBe('PONG')
+      expect(await nodeRedis.ping()).toBe('PONG')
+      expect(ioredis.stream).toHaveKeepalive({ enabled: true, idle: 30_000, interval: 5_000, count: 3 })
+      ioredis.disconnect()
+      await nodeRedis.quit()
+    },
+  )
+
+  it.skipIf(!canRun(`MariaDB: ${reasons.mariadb}`, reasons.mariadb === null))('mysql2: the stream option', async () => {
+    const [port, host] = [servers.mysql2!, '127.0.0.1']
+    // recipe: mysql2
+    const connection = await mysql.createConnection({
+      user: 'root',
+      // mysql2 does not call setKeepAlive on a socket it is given (enableKeepAlive is for sockets it opens itself)
+      stream: () => configureKeepalive(net.connect(port, host), { idle: 30_000, interval: 5_000, count: 3 }),
+    })
+    // end recipe
+    await connection.query('SELECT 1')
+    expect((connection as unknown as { connection: { stream: net.Socket } }).connection.stream).toHaveKeepalive({
+      enabled: true,
+      idle: 30_000,
+      interval: 5_000,
+      count: 3,
+    })
+    await connection.end()
   })
 })
 
