@@ -32,11 +32,14 @@ describe('entry points', () => {
        }))`,
     ])
     const names = [
+      'IDLE_TIMEOUT_PRESETS',
       'configureKeepalive',
       'keepaliveAgent',
       'keepaliveConnector',
+      'keepaliveProcess',
       'keepaliveServer',
       'keepaliveSupport',
+      'planKeepalive',
       'readKeepalive',
       'readTcpInfo',
     ]

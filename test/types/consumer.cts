@@ -8,4 +8,6 @@ const state: keepalive.KeepaliveState = keepalive.readKeepalive(socket)
 const idle: number | null = state.idle
 const fd: number = keepalive.configureKeepalive(3, { enable: false })
 const native: boolean = keepalive.keepaliveSupport.native
-export { idle, fd, native }
+const rule: keepalive.ProcessKeepalive = keepalive.keepaliveProcess(options, { ports: [5432] })
+import register = require('tcp-keepalive/register')
+export { idle, fd, native, rule, register }

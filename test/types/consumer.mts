@@ -6,7 +6,10 @@ import {
   configureKeepalive,
   keepaliveAgent,
   keepaliveConnector,
+  keepaliveProcess,
   keepaliveServer,
+  planKeepalive,
+  type ProcessKeepalive,
   keepaliveSupport,
   readKeepalive,
   readTcpInfo,
@@ -34,4 +37,9 @@ const info: TcpInfo = readTcpInfo(socket)
 expect(socket).toHaveKeepalive({ idle: 30_000 })
 // @ts-expect-error the matcher takes keepalive fields
 expect(socket).toHaveKeepalive({ idel: 30_000 })
-export { state, support, server, agent, connect, info }
+const rule: ProcessKeepalive = keepaliveProcess((_socket, { remotePort }) => (remotePort === 5432 ? options : undefined), {
+  accepted: true,
+})
+rule.stop()
+const { userTimeout } = planKeepalive({ idleTimeout: 350_000 })
+export { state, support, server, agent, connect, info, userTimeout }
