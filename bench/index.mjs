@@ -1,10 +1,11 @@
 // npm run bench: what a keepalive call costs, measured side by side in one
 // run. Sections: per call against the C floor and Node's own setKeepAlive;
 // the first call on freshly accepted sockets; keepaliveServer under HTTP
-// connection churn; system calls per call (strace); memory kept per call.
+// connection churn; keepaliveProcess on the connect path; system calls per
+// call (strace); memory kept per call.
 // A benchmark reports ratios; it asserts nothing.
 //
-//   npm run bench [-- --only calls,first,churn,syscalls,memory]
+//   npm run bench [-- --only calls,first,churn,process,syscalls,memory]
 import net from 'node:net'
 import os from 'node:os'
 import { keepaliveSupport } from '../dist/index.mjs'
@@ -12,12 +13,13 @@ import * as calls from './calls.mjs'
 import * as churn from './churn.mjs'
 import * as firstCall from './first-call.mjs'
 import * as memory from './memory.mjs'
+import * as processWide from './process.mjs'
 import * as syscalls from './syscalls.mjs'
 import { loadFloor } from './floor/index.mjs'
 import { listening, loadNetKeepalive } from './shared.mjs'
 
 const onlyIndex = process.argv.indexOf('--only')
-const sections = onlyIndex > 0 ? process.argv[onlyIndex + 1].split(',') : ['calls', 'first', 'churn', 'syscalls', 'memory']
+const sections = onlyIndex > 0 ? process.argv[onlyIndex + 1].split(',') : ['calls', 'first', 'churn', 'process', 'syscalls', 'memory']
 
 const floor = loadFloor()
 const netKeepalive = loadNetKeepalive()
@@ -34,5 +36,6 @@ if (sections.includes('calls')) {
 server.close()
 if (sections.includes('first')) await firstCall.report(floor)
 if (sections.includes('churn')) await churn.report()
+if (sections.includes('process')) await processWide.report()
 if (sections.includes('syscalls')) syscalls.report()
 if (sections.includes('memory')) await memory.report()

@@ -141,7 +141,8 @@ function onConnection(this: WatchedServer, socket: net.Socket): void {
 /** A server that was listening before any rule: its connections come through the channel, after 'connection'. */
 function onPublished(message: unknown): void {
   const { socket } = message as { socket: net.Socket & { server?: WatchedServer } }
-  if (socket.server?.[WATCHED] === undefined) onAccepted(socket, () => socket.localPort)
+  // A 'connection' listener may have closed it already: nothing to configure.
+  if (socket.server?.[WATCHED] === undefined && !socket.destroyed) onAccepted(socket, () => socket.localPort)
 }
 
 /** Where a connect() call goes: a TCP host and port, or a Unix socket path. */
