@@ -150,6 +150,15 @@ function writeLater(socket: net.Socket, settings: Settings, state: SocketState):
 }
 setWriter(writeLater)
 
+/** Configures a connection an integration hands us; if that fails, the connection fails with the error, not the caller. */
+export function configureOrDestroy(socket: net.Socket, options: KeepaliveOptions): void {
+  try {
+    configureKeepalive(socket, options)
+  } catch (error) {
+    socket.destroy(error as Error)
+  }
+}
+
 /**
  * Sets keepalive options on a TCP socket or fd. Only the fields given are
  * written (plus `enable`, default `true`); the rest stay as the socket has them.

@@ -15,7 +15,7 @@
 import diagnostics from 'node:diagnostics_channel'
 import net from 'node:net'
 import { invalidArgType, invalidArgValue } from './errors.js'
-import { configureKeepalive, isUnixSocket, settledOptions } from './keepalive.js'
+import { configureOrDestroy, isUnixSocket, settledOptions } from './keepalive.js'
 import type { KeepaliveOptions } from './options.js'
 
 /** What is known of a connection when a rule function decides on it. */
@@ -96,7 +96,7 @@ export function keepaliveProcess(rule: ProcessKeepaliveRule, scope: ProcessKeepa
   else options = settledOptions(rule).options // bad options throw here, not per connection
   const entry: Rule = { options, outgoing, accepted, ports: ports ? new Set(ports) : null }
   rules.push(entry)
-  install()
+  if (rules.length === 1) install()
   let stopped = false
   return {
     stop() {
@@ -108,18 +108,13 @@ export function keepaliveProcess(rule: ProcessKeepaliveRule, scope: ProcessKeepa
   }
 }
 
-let installed = false
-
 function install(): void {
-  if (installed) return
-  installed = true
   net.Socket.prototype.connect = connectWithKeepalive as typeof originalConnect
   net.Server.prototype.listen = listenWithKeepalive as typeof originalListen
   diagnostics.subscribe('net.server.socket', onPublished)
 }
 
 function uninstall(): void {
-  installed = false
   // Another library may have wrapped these after us: then leave its wrappers (ours pass through).
   if (net.Socket.prototype.connect === (connectWithKeepalive as unknown)) net.Socket.prototype.connect = originalConnect
   if (net.Server.prototype.listen === (listenWithKeepalive as unknown)) net.Server.prototype.listen = originalListen
@@ -222,13 +217,4 @@ function applyChosen(
     return
   }
   if (chosen !== undefined) configureOrDestroy(socket, chosen)
-}
-
-/** A connection whose settings cannot be applied fails with the error, like the integrations' connections. */
-function configureOrDestroy(socket: net.Socket, options: KeepaliveOptions): void {
-  try {
-    configureKeepalive(socket, options)
-  } catch (error) {
-    socket.destroy(error as Error)
-  }
 }

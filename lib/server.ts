@@ -5,6 +5,7 @@ import {
   acceptedSocketsInherit,
   adoptInherited,
   configureKeepalive,
+  configureOrDestroy,
   passesThrough,
   readKeepalive,
   settledOptions,
@@ -62,12 +63,7 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
     server.prependListener('connection', (socket: net.Socket) => {
       if (passesThrough(socket, 'keepaliveServer')) return
       const chosen = options(socket)
-      if (chosen === undefined) return
-      try {
-        configureKeepalive(socket, chosen)
-      } catch (error) {
-        socket.destroy(error as Error) // this connection fails, not the server
-      }
+      if (chosen !== undefined) configureOrDestroy(socket, chosen) // this connection fails, not the server
     })
     return server
   }
