@@ -2,8 +2,9 @@
 import http from 'node:http'
 import type net from 'node:net'
 import { invalidArgType } from './errors.js'
-import { configureKeepalive, passesThrough, settledOptions } from './keepalive.js'
+import { configureFor, passesThrough, settledOptions } from './keepalive.js'
 import type { KeepaliveOptions } from './options.js'
+import { INTEGRATION } from './sticky.js'
 
 type CreateConnection = (options: object, callback?: (error: Error | null, socket?: net.Socket) => void) => net.Socket | undefined
 
@@ -20,7 +21,7 @@ type CreateConnection = (options: object, callback?: (error: Error | null, socke
  */
 export function keepaliveAgent<A extends http.Agent>(agent: A, given: KeepaliveOptions): A {
   if (!(agent instanceof http.Agent)) throw invalidArgType('agent', 'an instance of http.Agent', agent)
-  const { options } = settledOptions(given) // invalid options throw here, not on the first request
+  const { settings } = settledOptions(given) // invalid options throw here, not on the first request
   const holder = agent as unknown as { createConnection: CreateConnection }
   const createConnection = holder.createConnection
   holder.createConnection = function (this: A, connectOptions, callback) {
@@ -29,7 +30,9 @@ export function keepaliveAgent<A extends http.Agent>(agent: A, given: KeepaliveO
       if (socket && socket !== configured) {
         configured = socket
         if (passesThrough(socket, 'keepaliveAgent')) return // a socketPath request (e.g. the Docker socket)
-        configureKeepalive(socket, options) // a still-connecting socket gets them on connect
+        // A still-connecting socket gets them on connect; the kernel refusing them fails this request.
+        const error = configureFor(socket, INTEGRATION, settings)
+        if (error) socket.destroy(error)
       }
     }
     // Agents may hand the socket back through the callback instead of returning it.

@@ -5,8 +5,20 @@ import type { Backend, KeepaliveState, Target, TcpInfo } from './backend.js'
 import { keepaliveError } from './errors.js'
 import { fallbackBackend } from './fallback.js'
 import { loadBinding, nativeBackend } from './native.js'
-import { acceptedRange, type Field, type KeepaliveOptions, overlay, type Settings, validateOptions } from './options.js'
-import { keepApplied, setWriter, type SocketState, stateOf } from './sticky.js'
+import { acceptedRange, type Field, FIELDS, type KeepaliveOptions, overlay, type Settings, validateOptions } from './options.js'
+import {
+  effective,
+  INTEGRATION,
+  isEmpty,
+  type Layer,
+  OWN,
+  record,
+  setWriter,
+  type SocketState,
+  stateFor,
+  stateOf,
+  winning,
+} from './sticky.js'
 import { checkTarget, fdTarget, isTcpHandle, type KeepaliveTarget, socketTarget } from './target.js'
 
 export type { KeepaliveState, TcpInfo } from './backend.js'
@@ -100,11 +112,25 @@ export function settledOptions(given: unknown): { options: Readonly<KeepaliveOpt
 export const acceptedSocketsInherit = backend.acceptedSocketsInherit
 
 /**
- * Records settings an accepted socket inherited from its listener, so they
- * stick across setKeepAlive calls like configured ones. No system call.
+ * Records settings an accepted socket inherited from its listener (set there
+ * by an integration), so they stick across setKeepAlive calls like configured
+ * ones. No system call, unless a process-wide rule already wrote some of these
+ * fields on this socket: those are written back, as the integration wins.
  */
-export function adoptInherited(socket: net.Socket, settings: Settings): void {
-  keepApplied(socket, stateOf(socket), settings, false)
+export function adoptInherited(socket: net.Socket, settings: Settings): Error | null {
+  const state = stateFor(socket)
+  const [process] = state.layers
+  const rewrite = { ...settings }
+  if (process.enable === undefined) rewrite.enable = undefined
+  if (process.idle === undefined) rewrite.idle = undefined
+  if (process.interval === undefined) rewrite.interval = undefined
+  if (process.count === undefined) rewrite.count = undefined
+  if (process.userTimeout === undefined) rewrite.userTimeout = undefined
+  if (isEmpty(rewrite)) {
+    record(socket, state, INTEGRATION, settings, false)
+    return null
+  }
+  return configureFor(socket, INTEGRATION, settings)
 }
 
 /**
@@ -123,8 +149,10 @@ function backendFor(fd: number): Backend {
 function withoutUnsupported(settings: Settings, strict: boolean, using: Backend = backend): Settings {
   const missing = using.unsupported(settings)
   if (missing.length === 0) return settings
-  const where = using === backend ? 'here' : 'on a socket that exposes no file descriptor'
-  const message = (field: string, why: string) => `tcp-keepalive cannot set ${field} ${where}: ${why}`
+  // In fallback mode, say first that the binding is not in use, and why: that is what to fix.
+  const where = using !== backend ? ' on a socket that exposes no file descriptor' : backend.native ? ' here' : ''
+  const cause = using === backend && !backend.native ? `the native binding is not in use (${backend.reason}), and ` : ''
+  const message = (field: string, why: string) => `tcp-keepalive cannot set ${field}${where}: ${cause}${why}`
   if (strict) {
     throw keepaliveError('ERR_KEEPALIVE_UNSUPPORTED', missing.map(({ field, why }) => message(field, why)).join('; '))
   }
@@ -136,27 +164,113 @@ function withoutUnsupported(settings: Settings, strict: boolean, using: Backend 
   return kept
 }
 
-/** Writes to a socket outside a configureKeepalive call (on connect, after setKeepAlive): errors go to the socket. */
+/**
+ * A Multipath TCP socket (e.g. under mptcpize) takes every keepalive option
+ * but TCP_USER_TIMEOUT, which is written first: ENOPROTOOPT with nothing
+ * applied, for settings that have a userTimeout.
+ */
+function lacksUserTimeout(error: unknown, settings: Settings): boolean {
+  const { code, applied } = error as { code?: unknown; applied?: unknown }
+  return code === 'ENOPROTOOPT' && applied === undefined && settings.userTimeout !== undefined
+}
+
+function warnNoUserTimeout(): void {
+  warnOnce(
+    'tcp-keepalive: a Multipath TCP socket has no TCP_USER_TIMEOUT: userTimeout is left out there, the other fields are applied',
+    'TCP_KEEPALIVE_NO_USER_TIMEOUT',
+  )
+}
+
+/**
+ * Writes `settings` for an integration or a rule (never the socket's own
+ * call): a socket that turns out to lack TCP_USER_TIMEOUT gets the other
+ * fields, with one warning per process. Throws what the kernel refused otherwise.
+ */
+function applyTolerant(using: Backend, target: Target, settings: Settings, state: SocketState | undefined): Settings {
+  try {
+    using.apply(target, settings)
+    return settings
+  } catch (error) {
+    if (!lacksUserTimeout(error, settings)) throw error
+    if (state !== undefined) state.lacksUserTimeout = true
+    warnNoUserTimeout()
+    const rest = { ...settings, userTimeout: undefined }
+    if (!isEmpty(rest)) using.apply(target, rest)
+    return rest
+  }
+}
+
+/**
+ * Configures a listening socket's fd for an integration, whose accepted
+ * sockets inherit it. Returns the settings applied: less the user timeout a
+ * Multipath TCP listener lacks. Throws what the kernel refused otherwise.
+ */
+export function configureFd(fd: number, settings: Settings): Settings {
+  return applyTolerant(backend, fdTarget(fd), settings, undefined)
+}
+
+/**
+ * Writes to a socket outside a configureKeepalive call (on connect, after
+ * setKeepAlive). A failure destroys the socket with the error when it was
+ * configured by its own call or an integration (as documented for them); a
+ * socket only process-wide rules touched is left as it is, with a warning: the
+ * process's own connections are not the rules' to break.
+ */
 function writeLater(socket: net.Socket, settings: Settings, state: SocketState): void {
   if (socket.destroyed) return
+  const ownUserTimeout = state.layers[OWN].userTimeout !== undefined
   try {
     const target = socketTarget(socket, state)
     if (target === null) return
     const using = backendFor(target.fd)
-    using.apply(target, using === backend ? settings : withoutUnsupported(settings, false, using))
+    const given = using === backend ? settings : withoutUnsupported(settings, false, using)
+    if (ownUserTimeout) using.apply(target, given)
+    else applyTolerant(using, target, given, state)
   } catch (error) {
-    socket.destroy(error as Error)
+    if (isEmpty(state.layers[OWN]) && isEmpty(state.layers[INTEGRATION])) {
+      warnOnce(
+        `tcp-keepalive: keepaliveProcess could not configure a connection, left as it was: ${(error as Error).message}`,
+        'TCP_KEEPALIVE_FAILED',
+      )
+    } else {
+      socket.destroy(error as Error)
+    }
   }
 }
 setWriter(writeLater)
 
-/** Configures a connection an integration hands us; if that fails, the connection fails with the error, not the caller. */
-export function configureOrDestroy(socket: net.Socket, options: KeepaliveOptions): void {
+/**
+ * Applies settled settings to a connection on behalf of an integration
+ * (`INTEGRATION`) or a process-wide rule (`PROCESS`): only the fields no more
+ * specific layer set are written. A socket still connecting gets them on
+ * 'connect'. A socket without TCP_USER_TIMEOUT (Multipath TCP) gets the other
+ * fields. Never throws: returns what the kernel refused (nothing recorded
+ * then), for the caller to fail the connection with or to report; null when applied.
+ */
+export function configureFor(socket: net.Socket, layer: Layer, settings: Settings): Error | null {
   try {
-    configureKeepalive(socket, options)
+    const known = stateOf(socket)
+    const resolved = socketTarget(socket, known)
+    const state = stateFor(socket, known)
+    if (resolved !== null) {
+      const using = backendFor(resolved.fd)
+      let given = using.writesAllFields ? overlay(effective(state), winning(state, layer, settings)) : winning(state, layer, settings)
+      if (using !== backend) given = withoutUnsupported(given, false, using)
+      if (state.lacksUserTimeout) given = { ...given, userTimeout: undefined }
+      if (!isEmpty(given)) applyTolerant(using, resolved, given, state)
+    }
+    record(socket, state, layer, state.lacksUserTimeout ? { ...settings, userTimeout: undefined } : settings, resolved === null)
+    return null
   } catch (error) {
-    socket.destroy(error as Error)
+    return error as Error
   }
+}
+
+/** The fields of `settings` that `kept` still has (what survived withoutUnsupported). */
+function keptOf(settings: Settings, kept: Settings): Settings {
+  const result = { ...settings }
+  for (const field of FIELDS) if (kept[field] === undefined) result[field] = undefined
+  return result
 }
 
 /**
@@ -195,14 +309,14 @@ export function configureKeepalive<T extends KeepaliveTarget>(target: T, options
   }
 
   const socket = target as net.Socket
-  const state = stateOf(socket)
-  const resolved = socketTarget(socket, state)
+  const known = stateOf(socket)
+  const resolved = socketTarget(socket, known)
   const using = resolved === null ? backend : backendFor(resolved.fd)
   // Node's setKeepAlive (the fallback) cannot change one field alone: it gets all configured so far.
-  const wanted = using.writesAllFields && state !== undefined ? overlay({ ...state.settings }, settings) : settings
+  const wanted = using.writesAllFields && known !== undefined ? overlay(effective(known), settings) : settings
   const given = withoutUnsupported(wanted, strict, using)
   if (resolved !== null) using.apply(resolved, given)
-  keepApplied(socket, state, given, resolved === null)
+  record(socket, stateFor(socket, known), OWN, using.writesAllFields ? keptOf(settings, given) : given, resolved === null)
   return target
 }
 

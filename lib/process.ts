@@ -12,11 +12,18 @@
 // place before the server's own listeners run. Servers already listening when
 // the rule is added are reached through the 'net.server.socket' diagnostics
 // channel, which Node publishes just after the 'connection' event.
+//
+// The hooks go on top of whatever the prototypes hold when the first rule is
+// added (an APM agent's wrappers keep running) and come off with the last
+// rule only while still on top (lib/hook.ts).
 import diagnostics from 'node:diagnostics_channel'
 import net from 'node:net'
 import { invalidArgType, invalidArgValue } from './errors.js'
-import { configureOrDestroy, isUnixSocket, settledOptions } from './keepalive.js'
-import type { KeepaliveOptions } from './options.js'
+import { sharedHook } from './hook.js'
+import { configureFor, isUnixSocket, settledOptions, warnOnce } from './keepalive.js'
+import { noSettings, overlay, type KeepaliveOptions, type Settings } from './options.js'
+import { settingsFromRule } from './rule.js'
+import { awaitConnect, isEmpty, PROCESS, setLayer, stateFor, type SocketState } from './sticky.js'
 
 /** What is known of a connection when a rule function decides on it. */
 export interface ConnectionInfo {
@@ -48,20 +55,26 @@ export interface ProcessKeepalive {
   stop(): void
 }
 
+type RuleFunction = (socket: net.Socket, info: ConnectionInfo) => KeepaliveOptions | undefined
+
 interface Rule {
-  /** Settled static options, or the user's function. */
-  options: Readonly<KeepaliveOptions> | ((socket: net.Socket, info: ConnectionInfo) => KeepaliveOptions | undefined)
+  /** Settled static settings, or the user's function. */
+  options: Settings | RuleFunction
   outgoing: boolean
   accepted: boolean
   ports: ReadonlySet<number> | null
 }
 
+/** In call order: where rules disagree on a field, the later call wins. */
 const rules: Rule[] = []
-const originalConnect = net.Socket.prototype.connect
-const originalListen = net.Server.prototype.listen
 /** On a server whose connections our own 'connection' listener handles: its port, learned at the first one. */
 const WATCHED = Symbol('tcp-keepalive watched server')
 type WatchedServer = net.Server & { [WATCHED]?: { port: number | undefined } }
+/** On an accepted socket the rules have seen (through the 'connection' listener or the channel). */
+const SEEN = Symbol('tcp-keepalive seen')
+type SeenSocket = net.Socket & { [SEEN]?: true }
+
+const SCOPE_KEYS = new Set(['outgoing', 'accepted', 'ports'])
 
 /**
  * Gives every TCP connection the process opens from now on (and, with
@@ -72,8 +85,12 @@ type WatchedServer = net.Server & { [WATCHED]?: { port: number | undefined } }
  * - Static options are validated at once (bad ones throw here) and applied when
  *   each connection connects, before its user 'connect' listeners run.
  * - A function is called once each connection is established, with its
- *   addresses; `undefined` leaves that connection alone.
- * - Several calls add rules; each matching rule applies, in call order.
+ *   addresses; `undefined` leaves that connection alone. A function that
+ *   throws or returns something that is not options (a Promise included)
+ *   leaves the connection as it was, with one `TcpKeepaliveWarning` per function.
+ * - Precedence: where several rules set a field, the later call wins; a
+ *   socket's own `configureKeepalive` and `keepaliveServer` / `keepaliveAgent` /
+ *   `keepaliveConnector` settings win over every rule, whatever the order of calls.
  *
  * Nothing is installed before the first call; `stop()` removes the rule (and
  * the hooks with the last one).
@@ -84,16 +101,28 @@ type WatchedServer = net.Server & { [WATCHED]?: { port: number | undefined } }
  * ```
  */
 export function keepaliveProcess(rule: ProcessKeepaliveRule, scope: ProcessKeepaliveScope = {}): ProcessKeepalive {
-  if (typeof scope !== 'object' || scope === null) throw invalidArgType('scope', 'of type object', scope)
+  if (typeof scope !== 'object' || scope === null || Array.isArray(scope)) throw invalidArgType('scope', 'of type object', scope)
+  for (const key of Object.keys(scope)) {
+    if (!SCOPE_KEYS.has(key))
+      throw invalidArgValue(
+        `scope.${key.slice(0, 40)}`,
+        (scope as Record<string, unknown>)[key],
+        'is unknown; known keys are outgoing, accepted, ports',
+      )
+  }
   const { outgoing = true, accepted = false, ports } = scope
   if (typeof outgoing !== 'boolean') throw invalidArgType('scope.outgoing', 'of type boolean', outgoing)
   if (typeof accepted !== 'boolean') throw invalidArgType('scope.accepted', 'of type boolean', accepted)
-  if (ports !== undefined && (!Array.isArray(ports) || !ports.every((port) => Number.isInteger(port) && port > 0 && port < 65536))) {
-    throw invalidArgValue('scope.ports', ports, 'must be an array of port numbers (1-65535)')
+  if (!outgoing && !accepted) throw invalidArgValue('scope', scope, 'configures nothing: outgoing and accepted are both false')
+  if (
+    ports !== undefined &&
+    (!Array.isArray(ports) || ports.length === 0 || !ports.every((port) => Number.isInteger(port) && port > 0 && port < 65536))
+  ) {
+    throw invalidArgValue('scope.ports', ports, 'must be a non-empty array of port numbers (1-65535)')
   }
   let options: Rule['options']
   if (typeof rule === 'function') options = rule
-  else options = settledOptions(rule).options // bad options throw here, not per connection
+  else options = settledOptions(rule).settings // bad options throw here, not per connection
   const entry: Rule = { options, outgoing, accepted, ports: ports ? new Set(ports) : null }
   rules.push(entry)
   if (rules.length === 1) install()
@@ -108,36 +137,46 @@ export function keepaliveProcess(rule: ProcessKeepaliveRule, scope: ProcessKeepa
   }
 }
 
+const connectHook = sharedHook(net.Socket.prototype, 'connect', (self, inner, args) => {
+  const result = inner.apply(self, args)
+  if (rules.length > 0) watchOutgoing(self as net.Socket, args)
+  return result
+})
+
+const listenHook = sharedHook(net.Server.prototype, 'listen', (self, inner, args) => {
+  const server = self as WatchedServer
+  if (server[WATCHED] === undefined) server.prependListener('connection', onConnection)
+  server[WATCHED] = { port: undefined } // (again) listening: the port may be another
+  return inner.apply(server, args)
+})
+
 function install(): void {
-  net.Socket.prototype.connect = connectWithKeepalive as typeof originalConnect
-  net.Server.prototype.listen = listenWithKeepalive as typeof originalListen
+  connectHook.install()
+  listenHook.install()
   diagnostics.subscribe('net.server.socket', onPublished)
 }
 
 function uninstall(): void {
-  // Another library may have wrapped these after us: then leave its wrappers (ours pass through).
-  if (net.Socket.prototype.connect === (connectWithKeepalive as unknown)) net.Socket.prototype.connect = originalConnect
-  if (net.Server.prototype.listen === (listenWithKeepalive as unknown)) net.Server.prototype.listen = originalListen
+  connectHook.uninstall()
+  listenHook.uninstall()
   diagnostics.unsubscribe('net.server.socket', onPublished)
 }
 
-function listenWithKeepalive(this: WatchedServer, ...args: unknown[]): net.Server {
-  if (this[WATCHED] === undefined) this.prependListener('connection', onConnection)
-  this[WATCHED] = { port: undefined } // (again) listening: the port may be another
-  return (originalListen as (...args: unknown[]) => net.Server).apply(this, args)
-}
-
 function onConnection(this: WatchedServer, socket: net.Socket): void {
-  const watched = this[WATCHED]!
+  const watched = this[WATCHED]
   // The server's port, asked once (socket.localPort is a system call per connection).
-  onAccepted(socket, () => (watched.port ??= socket.localPort))
+  onAccepted(socket, watched ? () => (watched.port ??= socket.localPort) : () => socket.localPort)
 }
 
-/** A server that was listening before any rule: its connections come through the channel, after 'connection'. */
+/**
+ * Every accepted connection is published here just after 'connection': those
+ * of servers listening before any rule, and those whose server lost our
+ * 'connection' listener (removeAllListeners('connection')).
+ */
 function onPublished(message: unknown): void {
-  const { socket } = message as { socket: net.Socket & { server?: WatchedServer } }
+  const { socket } = message as { socket: SeenSocket }
   // A 'connection' listener may have closed it already: nothing to configure.
-  if (socket.server?.[WATCHED] === undefined && !socket.destroyed) onAccepted(socket, () => socket.localPort)
+  if (socket[SEEN] === undefined && !socket.destroyed) onAccepted(socket, () => socket.localPort)
 }
 
 /** Where a connect() call goes: a TCP host and port, or a Unix socket path. */
@@ -146,6 +185,11 @@ interface Destination {
   host: string | undefined
   servername: string | undefined
   path: boolean
+}
+
+/** A port as Node's net reads one: a string that is a number >= 0 ('80', '0x50'); anything else names a Unix socket. */
+function isPortString(text: string): boolean {
+  return Number(text) >= 0
 }
 
 /** Reads connect()'s arguments the way Node's normalizeArgs does: (options[, cb]), (port[, host][, cb]), (path[, cb]). */
@@ -161,60 +205,71 @@ function destinationOf(args: unknown[]): Destination {
       path: typeof given.path === 'string' && given.path !== '',
     }
   }
-  if (typeof first === 'string' && !/^\s*\d+\s*$/.test(first))
-    return { port: undefined, host: undefined, servername: undefined, path: true }
+  if (typeof first === 'string' && !isPortString(first)) return { port: undefined, host: undefined, servername: undefined, path: true }
   const host = typeof args[1] === 'string' ? args[1] : undefined
   return { port: first === undefined ? undefined : Number(first), host, servername: undefined, path: false }
 }
 
-function connectWithKeepalive(this: net.Socket, ...args: unknown[]): net.Socket {
-  const result = (originalConnect as (...args: unknown[]) => net.Socket).apply(this, args)
-  if (rules.length === 0) return result
+function matches(rule: Rule, direction: ConnectionInfo['direction'], port: () => number | undefined): boolean {
+  if (direction === 'outgoing' ? !rule.outgoing : !rule.accepted) return false
+  return rule.ports === null || rule.ports.has(port()!)
+}
+
+/** A connect() call: the rules that match its port decide when it connects, before user 'connect' listeners. */
+function watchOutgoing(socket: net.Socket, args: unknown[]): void {
   const destination = destinationOf(args)
-  if (destination.path) return result // a Unix socket
-  for (const rule of rules) {
-    if (!rule.outgoing || (rule.ports !== null && !rule.ports.has(destination.port!))) continue
+  if (destination.path) return // a Unix socket
+  const matching = rules.filter((rule) => matches(rule, 'outgoing', () => destination.port))
+  if (matching.length === 0) return
+  const state = stateFor(socket)
+  state.atConnect = (connected: net.Socket, connectedState: SocketState) => {
+    // A TLS server name only for a TLS connection (http.Agent passes one for plain HTTP too).
+    const tls = (connected as { encrypted?: unknown }).encrypted === true
+    const info = () => infoOf(connected, 'outgoing', destination.host, tls ? destination.servername : undefined)
+    setLayer(connectedState, PROCESS, decide(matching, connected, info))
+  }
+  awaitConnect(socket, state)
+}
+
+function onAccepted(socket: SeenSocket, localPort: () => number | undefined): void {
+  if (rules.length === 0 || socket[SEEN] !== undefined) return
+  socket[SEEN] = true
+  if (isUnixSocket(socket)) return
+  const matching = rules.filter((rule) => matches(rule, 'accepted', localPort))
+  if (matching.length === 0) return
+  const settings = decide(matching, socket, () => infoOf(socket, 'accepted', undefined, undefined))
+  if (isEmpty(settings)) return
+  const error = configureFor(socket, PROCESS, settings)
+  if (error !== null) {
+    // The process's own connections are not the rules' to break: this one is left as it was.
+    warnOnce(`tcp-keepalive: keepaliveProcess could not configure a connection, left as it was: ${error.message}`, 'TCP_KEEPALIVE_FAILED')
+  }
+}
+
+/**
+ * The settings `matching` rules give a connection, later rules winning. Each
+ * function is called once; `matching` is fixed before any is called (a rule
+ * that stops itself, or adds one, changes nothing for this connection).
+ */
+function decide(matching: readonly Rule[], socket: net.Socket, info: () => ConnectionInfo): Settings {
+  const settings = noSettings()
+  let known: ConnectionInfo | undefined
+  for (const rule of matching) {
     const { options } = rule
-    if (typeof options === 'function') {
-      // The function sees the connection's addresses: decide once it is established.
-      this.prependOnceListener('connect', () => applyChosen(this, options, 'outgoing', destination))
-    } else {
-      configureOrDestroy(this, options) // still connecting: applied on 'connect', before user listeners
+    if (typeof options !== 'function') overlay(settings, options)
+    else {
+      const chosen = settingsFromRule(options, 'keepaliveProcess', () => options(socket, { ...(known ??= info()) }))
+      if (chosen !== undefined) overlay(settings, chosen)
     }
   }
-  return result
+  return settings
 }
 
-function onAccepted(socket: net.Socket, localPort: () => number | undefined): void {
-  if (rules.length === 0 || isUnixSocket(socket)) return
-  for (const rule of rules) {
-    if (!rule.accepted || (rule.ports !== null && !rule.ports.has(localPort()!))) continue
-    const { options } = rule
-    if (typeof options === 'function') applyChosen(socket, options, 'accepted', undefined)
-    else configureOrDestroy(socket, options)
-  }
-}
-
-function applyChosen(
+function infoOf(
   socket: net.Socket,
-  choose: (socket: net.Socket, info: ConnectionInfo) => KeepaliveOptions | undefined,
   direction: ConnectionInfo['direction'],
-  destination: Destination | undefined,
-): void {
-  const info: ConnectionInfo = {
-    direction,
-    remoteAddress: socket.remoteAddress,
-    remotePort: socket.remotePort,
-    localPort: socket.localPort,
-    host: destination?.host,
-    servername: destination?.servername,
-  }
-  let chosen: KeepaliveOptions | undefined
-  try {
-    chosen = choose(socket, info)
-  } catch (error) {
-    socket.destroy(error as Error) // the rule's error fails this connection, not the process
-    return
-  }
-  if (chosen !== undefined) configureOrDestroy(socket, chosen)
+  host: string | undefined,
+  servername: string | undefined,
+): ConnectionInfo {
+  return { direction, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, localPort: socket.localPort, host, servername }
 }

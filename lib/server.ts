@@ -4,27 +4,34 @@ import { invalidArgType } from './errors.js'
 import {
   acceptedSocketsInherit,
   adoptInherited,
-  configureKeepalive,
-  configureOrDestroy,
+  configureFd,
+  configureFor,
   passesThrough,
   readKeepalive,
   settledOptions,
   warnUnixSocket,
 } from './keepalive.js'
 import type { KeepaliveOptions, Settings } from './options.js'
+import { settingsFromRule } from './rule.js'
+import { INTEGRATION, stateOf } from './sticky.js'
 
 /** Options for every connection, or per connection (`undefined`: leave that one alone). */
 export type ServerKeepaliveOptions = KeepaliveOptions | ((socket: net.Socket) => KeepaliveOptions | undefined)
 
-/** Whether the kernel holds `settings` for `socket` (read back with getsockopt). */
-function holds(socket: net.Socket, settings: Settings): boolean {
-  const state = readKeepalive(socket)
-  return (
-    (settings.enable === undefined || state.enabled === settings.enable) &&
-    (['idle', 'interval', 'count', 'userTimeout'] as const).every(
-      (field) => settings[field] === undefined || state[field] === settings[field],
-    )
+/**
+ * Whether the kernel holds `settings` for an accepted `socket` (read back with
+ * getsockopt), so that it inherited them from the listening socket; undefined
+ * when this socket cannot tell: a process-wide rule already wrote every one of
+ * these fields on it.
+ */
+function inherited(socket: net.Socket, settings: Settings): boolean | undefined {
+  const written = stateOf(socket)?.layers[0] // what a process-wide rule's 'connection' listener wrote before ours
+  const fields = (['enable', 'idle', 'interval', 'count', 'userTimeout'] as const).filter(
+    (field) => settings[field] !== undefined && written?.[field] === undefined,
   )
+  if (fields.length === 0) return undefined
+  const held = readKeepalive(socket)
+  return fields.every((field) => (field === 'enable' ? held.enabled : held[field]) === settings[field])
 }
 
 /** A net.Server, or what another runtime gives for one (Bun's http.Server is no net.Server instance). */
@@ -62,13 +69,16 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
   if (typeof options === 'function') {
     server.prependListener('connection', (socket: net.Socket) => {
       if (passesThrough(socket, 'keepaliveServer')) return
-      const chosen = options(socket)
-      if (chosen !== undefined) configureOrDestroy(socket, chosen) // this connection fails, not the server
+      const chosen = settingsFromRule(options, 'keepaliveServer', () => options(socket)) // its mistakes leave the socket alone
+      const error = chosen && configureFor(socket, INTEGRATION, chosen)
+      if (error) socket.destroy(error) // the kernel refused: this connection fails, not the server
     })
     return server
   }
 
-  const { options: fixed, settings } = settledOptions(options) // invalid options throw here, not per connection
+  const { settings: fixed } = settledOptions(options) // invalid options throw here, not per connection
+  // What accepted sockets get from the listener: the fixed settings, less a user timeout a Multipath TCP listener lacks.
+  let settings = fixed
   const nodeRewritesEach = () => (server as { keepAlive?: boolean }).keepAlive === true
   // Whether accepted sockets get the settings from the listening socket:
   // false until the listener is configured, then verified once on the first
@@ -85,7 +95,7 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
     const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
     if (!acceptedSocketsInherit || typeof fd !== 'number' || fd < 0) return
     try {
-      configureKeepalive(fd, fixed)
+      settings = configureFd(fd, fixed)
       inherits = undefined
     } catch (error) {
       server.emit('error', error)
@@ -95,13 +105,15 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
   server.prependListener('listening', configureListener)
   server.prependListener('connection', (socket: net.Socket) => {
     if (unix) return
+    let error: Error | null
     try {
-      if (inherits === undefined && !nodeRewritesEach()) inherits = holds(socket, settings)
-      if (inherits && !nodeRewritesEach()) adoptInherited(socket, settings)
-      else configureKeepalive(socket, fixed)
-    } catch (error) {
-      socket.destroy(error as Error) // this connection fails, not the server
+      const verified = inherits === undefined && !nodeRewritesEach() ? inherited(socket, settings) : inherits
+      if (inherits === undefined) inherits = verified
+      error = verified && !nodeRewritesEach() ? adoptInherited(socket, settings) : configureFor(socket, INTEGRATION, fixed)
+    } catch (readError) {
+      error = readError as Error
     }
+    if (error) socket.destroy(error) // this connection fails, not the server
   })
   return server
 }

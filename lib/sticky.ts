@@ -1,24 +1,42 @@
-// Keeps a socket's configured settings applied: once it connects, and again
-// after every socket.setKeepAlive(true, ...), which Node's http.Agent (on each
-// reuse), undici, pg and mysql2 call, and which makes libuv rewrite idle,
-// interval 1 s and count 10. setKeepAlive(false) still turns keepalive off.
+// What a configured socket must hold, and who asked for it; and keeping it
+// applied: once it connects, and again after every socket.setKeepAlive(true,
+// ...), which Node's http.Agent (on each reuse), undici, pg and mysql2 call,
+// and which makes libuv rewrite idle, interval 1 s and count 10.
+// setKeepAlive(false) still turns keepalive off.
 //
-// One wrapper on net.Socket.prototype, installed by the first configured
-// socket, rather than one per socket: a closure per socket costs on the
-// accept path. Sockets never configured pay one property lookup per
+// Precedence, one rule whatever the order of calls: a field is taken from the
+// most specific layer that sets it. The socket's own configureKeepalive wins
+// over an integration made for its server, agent or connector
+// (keepaliveServer, keepaliveAgent, keepaliveConnector), which wins over the
+// process-wide rules (keepaliveProcess, the preload).
+//
+// One wrapper on net.Socket.prototype.setKeepAlive, installed by the first
+// configured socket, rather than one per socket: a closure per socket costs on
+// the accept path. Sockets never configured pay one property lookup per
 // setKeepAlive call.
 import net from 'node:net'
-import { nodeSetKeepAlive, nodeSetsIntervalAndCount } from './fallback.js'
+import { nodeSetsIntervalAndCount } from './fallback.js'
+import { sharedHook } from './hook.js'
 import { noSettings, overlay, type Settings } from './options.js'
 import { isUnbound, type ResolvedTarget } from './target.js'
 
+/** Who set a field. A higher layer is more specific: it wins. */
+export const PROCESS = 0
+export const INTEGRATION = 1
+export const OWN = 2
+export type Layer = typeof PROCESS | typeof INTEGRATION | typeof OWN
+
 /** A configured socket: what it must hold, and where it is. */
 export interface SocketState extends ResolvedTarget {
-  /** The union of every configureKeepalive call on this socket. */
-  settings: Settings
+  /** What each layer set on this socket, indexed by Layer. */
+  layers: [Settings, Settings, Settings]
   awaitingConnect: boolean
   /** setKeepAlive(false) came after the last configure, while connecting: connect turns keepalive off. */
   offAtConnect: boolean
+  /** Decides the process-wide rules' settings when the socket connects (set by keepaliveProcess), or null. */
+  atConnect: ((socket: net.Socket, state: SocketState) => void) | null
+  /** The socket turned out not to take TCP_USER_TIMEOUT (Multipath TCP): the field is left out of every write. */
+  lacksUserTimeout: boolean
 }
 
 // The state lives on the socket under a symbol: on a fresh accepted socket a
@@ -40,12 +58,58 @@ export function stateOf(socket: net.Socket): SocketState | undefined {
   }
 }
 
-function attach(socket: net.Socket, state: SocketState): void {
+/** The socket's state, made (empty) if it has none. */
+export function stateFor(socket: net.Socket, known = stateOf(socket)): SocketState {
+  if (known !== undefined) return known
+  const state: SocketState = {
+    layers: [noSettings(), noSettings(), noSettings()],
+    awaitingConnect: false,
+    offAtConnect: false,
+    atConnect: null,
+    lacksUserTimeout: false,
+    handle: null,
+    target: null,
+  }
   if (Object.isExtensible(socket)) (socket as WithState)[STATE] = state
   else (inextensible ??= new WeakMap()).set(socket, state)
+  return state
 }
 
-/** Writes settings to a socket (whose state is given); errors are the writer's to handle. */
+/** Everything the socket must hold: each field from the most specific layer that sets it. */
+export function effective(state: SocketState): Settings {
+  const [process, integration, own] = state.layers
+  const settings = overlay(overlay(overlay(noSettings(), process), integration), own)
+  if (state.lacksUserTimeout) settings.userTimeout = undefined
+  return settings
+}
+
+/** The fields of `settings`, set by `layer`, that no more specific layer of `state` overrides: what to write now. */
+export function winning(state: SocketState | undefined, layer: Layer, settings: Settings): Settings {
+  if (state === undefined || layer === OWN) return settings
+  const shown = { ...settings }
+  for (let above = layer + 1; above <= OWN; above++) {
+    const higher = state.layers[above]
+    if (higher.enable !== undefined) shown.enable = undefined
+    if (higher.idle !== undefined) shown.idle = undefined
+    if (higher.interval !== undefined) shown.interval = undefined
+    if (higher.count !== undefined) shown.count = undefined
+    if (higher.userTimeout !== undefined) shown.userTimeout = undefined
+  }
+  return shown
+}
+
+/** Whether any field is set. */
+export function isEmpty(settings: Settings): boolean {
+  return (
+    settings.enable === undefined &&
+    settings.idle === undefined &&
+    settings.interval === undefined &&
+    settings.count === undefined &&
+    settings.userTimeout === undefined
+  )
+}
+
+/** Writes settings to a socket (whose state is given) outside a configure call; failures are the writer's to handle. */
 export type Writer = (socket: net.Socket, settings: Settings, state: SocketState) => void
 
 let write: Writer = () => {
@@ -57,33 +121,44 @@ export function setWriter(writer: Writer): void {
   write = writer
 }
 
-let installed = false
+/**
+ * Records `settings` as what `layer` set on `socket` (the fields a call just
+ * wrote, or will write on connect when `pending`). From then on every field
+ * is written on 'connect' (before any user listener) and again after each
+ * setKeepAlive call that enables keepalive.
+ */
+export function record(socket: net.Socket, state: SocketState, layer: Layer, settings: Settings, pending: boolean): void {
+  stickyHook.install()
+  overlay(state.layers[layer], settings)
+  state.offAtConnect = false
+  if (pending) awaitConnect(socket, state)
+}
 
 /**
- * Records `settings` (the fields a call just wrote) into what `socket` must
- * hold (`known`: its state, if it has one already): everything configured is written on 'connect' (before any user
- * listener) when `pending`, and after each setKeepAlive call that enables keepalive.
+ * Replaces what `layer` set on the socket (the process-wide rules decide
+ * anew for each connection a socket makes); written by the caller.
  */
-export function keepApplied(socket: net.Socket, known: SocketState | undefined, settings: Settings, pending: boolean): void {
-  if (!installed) {
-    installed = true
-    net.Socket.prototype.setKeepAlive = stickySetKeepAlive
-  }
-  let state = known
-  if (state === undefined) {
-    state = { settings: noSettings(), awaitingConnect: false, offAtConnect: false, handle: null, target: null }
-    attach(socket, state)
-  }
-  overlay(state.settings, settings)
-  state.offAtConnect = false
-  if (pending && !state.awaitingConnect) {
-    const connecting = state
-    connecting.awaitingConnect = true
-    socket.prependOnceListener('connect', () => {
-      connecting.awaitingConnect = false
-      write(socket, connecting.offAtConnect ? DISABLE : connecting.settings, connecting)
-    })
-  }
+export function setLayer(state: SocketState, layer: Layer, settings: Settings): void {
+  stickyHook.install()
+  state.layers[layer] = settings
+}
+
+/**
+ * Makes sure the socket writes what it must hold when it connects, before any
+ * user 'connect' listener: one listener per socket, whatever the number of
+ * calls, rules or connect attempts.
+ */
+export function awaitConnect(socket: net.Socket, state: SocketState): void {
+  if (state.awaitingConnect) return
+  state.awaitingConnect = true
+  socket.prependOnceListener('connect', () => {
+    state.awaitingConnect = false
+    const decide = state.atConnect
+    state.atConnect = null
+    decide?.(socket, state)
+    const settings = state.offAtConnect ? DISABLE : effective(state)
+    if (!isEmpty(settings)) write(socket, settings, state)
+  })
 }
 
 /** Whether a setKeepAlive call turns keepalive on, read the way the running Node reads it. */
@@ -109,18 +184,23 @@ function configuredOf(socket: net.Socket): { socket: net.Socket; state: SocketSt
   return parentState && { socket: parent, state: parentState }
 }
 
-function stickySetKeepAlive(this: net.Socket, ...args: unknown[]): net.Socket {
-  const result = (nodeSetKeepAlive as (...args: unknown[]) => net.Socket).apply(this, args)
-  const configured = configuredOf(this)
+// On top of whatever setKeepAlive is there when the first socket is configured
+// (an APM agent's wrapper keeps seeing every call), and never removed: the
+// sockets configured so far stay sticky for their lives.
+const stickyHook = sharedHook(net.Socket.prototype, 'setKeepAlive', (self, inner, args) => {
+  const socket = self as net.Socket
+  const result = inner.apply(socket, args)
+  const configured = configuredOf(socket)
   if (configured === undefined) return result
-  const { socket, state } = configured
+  const { state } = configured
   if (state.awaitingConnect) {
     // Node applies its own call at connect, and then the connect listener writes: say what to write.
     state.offAtConnect = !enables(args)
   } else {
     // Node skips setKeepAlive(false) when it believes keepalive is off, and
     // it never saw our writes: turn it off ourselves.
-    write(socket, enables(args) ? state.settings : DISABLE, state)
+    const settings = enables(args) ? effective(state) : DISABLE
+    if (!isEmpty(settings)) write(configured.socket, settings, state)
   }
   return result
-}
+})

@@ -1,8 +1,9 @@
 // keepaliveConnector: keepalive for undici's connections.
 import type net from 'node:net'
 import { keepaliveError } from './errors.js'
-import { configureKeepalive, passesThrough, settledOptions } from './keepalive.js'
+import { configureFor, passesThrough, settledOptions } from './keepalive.js'
 import type { KeepaliveOptions } from './options.js'
+import { INTEGRATION } from './sticky.js'
 
 /** undici's connect callback: an error, or the connected socket. */
 export type ConnectCallback = (...args: [error: null, socket: net.Socket] | [error: Error, socket: null]) => void
@@ -23,17 +24,16 @@ export type Connector = (options: object, callback: ConnectCallback) => unknown
  * ```
  */
 export function keepaliveConnector(given: KeepaliveOptions, connectOptions: object = {}): Connector {
-  const { options } = settledOptions(given)
+  const { settings } = settledOptions(given)
   const connect = loadUndici().buildConnector(connectOptions)
   return function connectWithKeepalive(connectionOptions, callback) {
     return connect(connectionOptions, (error, socket) => {
       if (error) return callback(error, null)
       if (passesThrough(socket, 'keepaliveConnector')) return callback(null, socket) // connect: { socketPath }
-      try {
-        configureKeepalive(socket, options) // after undici's own setKeepAlive(true, 60000): ours stick
-      } catch (configureError) {
+      const configureError = configureFor(socket, INTEGRATION, settings) // after undici's own setKeepAlive(true, 60000): ours stick
+      if (configureError) {
         socket.destroy()
-        return callback(configureError as Error, null)
+        return callback(configureError, null)
       }
       callback(null, socket)
     })

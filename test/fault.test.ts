@@ -106,6 +106,26 @@ describe.skipIf(!canRun('a C compiler (cc) for the fault-injection shim', hasCom
       expect(out.after).toEqual(out.before)
     },
   )
+
+  it.skipIf(!canRun('Multipath TCP (sysctl net.mptcp.enabled=1) and ss', mptcpEnabled() && hasCommand('ss')))(
+    'MPTCP under every integration: a userTimeout is left out with one warning, the other fields hold, no connection is lost',
+    () => {
+      const out = runChild('mptcp-integrations.cjs', { TCP_KEEPALIVE_MPTCP: '1' }) as Record<string, Record<string, unknown>> & {
+        warnings: string[]
+      }
+      const held = { enabled: true, idle: 30_000, interval: 5_000, count: 3, userTimeout: null }
+      for (const integration of ['process', 'serverStatic', 'serverFunction']) {
+        expect(out[integration], integration).toEqual({
+          client: integration === 'process' ? held : expect.anything(),
+          accepted: held,
+          echoed: true,
+        })
+      }
+      expect(out.agent).toEqual({ client: held, ok: true })
+      expect(out.connector).toEqual({ ok: true, served: true })
+      expect(out.warnings.filter((code) => code === 'TCP_KEEPALIVE_NO_USER_TIMEOUT')).toHaveLength(1)
+    },
+  )
 })
 
 function mptcpEnabled(): boolean {

@@ -113,3 +113,15 @@ export function canRun(what: string, available: boolean): boolean {
   if (!available && process.env.CI === 'true') throw new Error(`CI=true, but this test cannot run: it needs ${what}`)
   return available
 }
+
+/** What the kernel holds for the client end of an accepted connection, found by ports among this process's fds (read from outside with `inspect`). */
+export function clientSideOf(accepted: net.Socket): unknown {
+  const bin = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
+  const { sockets } = JSON.parse(execFileSync(process.execPath, [bin, 'inspect', String(process.pid), '--json'], { encoding: 'utf8' })) as {
+    sockets: Array<{ local: string; remote: string; keepalive: unknown }>
+  }
+  const [{ keepalive }] = sockets.filter(
+    ({ local, remote }) => local === `127.0.0.1:${accepted.remotePort}` && remote === `127.0.0.1:${accepted.localPort}`,
+  )
+  return keepalive
+}

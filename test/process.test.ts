@@ -1,7 +1,6 @@
 // keepaliveProcess: every entry point Node offers for opening (and accepting) a
 // TCP connection, configured by one process-wide call and nothing else, read
 // back from the kernel.
-import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
 import http from 'node:http'
 import http2 from 'node:http2'
@@ -21,7 +20,7 @@ import {
   type PlanRequest,
   readKeepalive,
 } from '../lib/index.js'
-import { closeAll, listen, tempDir, tlsOptions } from './helpers.js'
+import { clientSideOf, closeAll, listen, tempDir, tlsOptions } from './helpers.js'
 
 const settings = { idle: 31_000, interval: 4_000, count: 5, userTimeout: 41_000 }
 const expected = { enabled: true, ...settings }
@@ -119,18 +118,6 @@ describe('keepaliveProcess: outgoing connections, each entry point', () => {
     session.destroy()
   })
 })
-
-/** What the kernel holds for the client end of an accepted connection, found by ports among this process's fds. */
-function clientSideOf(accepted: net.Socket): unknown {
-  const [{ keepalive }] = inspectSelf().filter(
-    ({ local, remote }) => local === `127.0.0.1:${accepted.remotePort}` && remote === `127.0.0.1:${accepted.localPort}`,
-  )
-  return keepalive
-}
-function inspectSelf(): Array<{ local: string; remote: string; keepalive: unknown }> {
-  const bin = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
-  return JSON.parse(execFileSync(process.execPath, [bin, 'inspect', String(process.pid), '--json'], { encoding: 'utf8' })).sockets
-}
 
 describe('keepaliveProcess: accepted connections, rules and scope', () => {
   it("accepted: true configures before the server's own connection listeners; servers listening before the call too", async () => {
