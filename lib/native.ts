@@ -1,5 +1,4 @@
 // The native backend: one call into the binding per configure and per read.
-import nodeGypBuild from 'node-gyp-build'
 import { fstatSync } from 'node:fs'
 import { constants } from 'node:os'
 import path from 'node:path'
@@ -40,6 +39,47 @@ const PACKAGE_ROOT = path.join(__dirname, '..')
 /** Set to "1" to use Node's setKeepAlive even where the binding works (for testing the fallback). */
 const FORCE_FALLBACK_VARIABLE = 'TCP_KEEPALIVE_FORCE_FALLBACK'
 
+/** The permission model's API (Node 20+, when --permission / --experimental-permission is on). */
+const permission = (process as { permission?: { has(scope: string, reference?: string): boolean } }).permission
+
+/**
+ * node-gyp-build, loaded when first needed. At its own load it looks for
+ * /etc/alpine-release to tell musl from glibc; where the permission model
+ * forbids that read it would throw, so it is told the libc (LIBC, which it
+ * reads then) from what Node itself reports.
+ */
+function nodeGypBuild(): typeof import('node-gyp-build') {
+  const guess = process.env.LIBC === undefined && permission !== undefined && !permission.has('fs.read', '/etc/alpine-release')
+  if (guess) {
+    const { glibcVersionRuntime } = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } }).header ?? {}
+    process.env.LIBC = glibcVersionRuntime ? 'glibc' : 'musl'
+  }
+  try {
+    return require('node-gyp-build')
+  } finally {
+    if (guess) delete process.env.LIBC
+  }
+}
+
+/** Why the binding did not load, with the fix for that cause. */
+function loadFailure(error: unknown): string {
+  const { code, message = String(error) } = error as { code?: unknown; message?: string }
+  if (code === 'ERR_DLOPEN_DISABLED') {
+    return permission !== undefined
+      ? "the permission model does not allow native addons: add --allow-addons to Node's flags"
+      : 'native addons are disabled (node --no-addons, perhaps through NODE_OPTIONS): drop that flag'
+  }
+  if (code === 'ERR_ACCESS_DENIED') {
+    const resource = (error as { resource?: unknown }).resource
+    return `the permission model denied reading ${typeof resource === 'string' ? resource : 'the binding'}: allow the package's folder with --allow-fs-read=${PACKAGE_ROOT}`
+  }
+  const why = message.split('\n')[0]
+  if (why.startsWith('No native build was found')) {
+    return `no binary for ${process.platform}-${process.arch} in ${PACKAGE_ROOT} (no prebuild matches and none was built): install a C++ toolchain and run 'npm rebuild tcp-keepalive'`
+  }
+  return `the native binding did not load: ${why} (run 'npm rebuild tcp-keepalive')`
+}
+
 /** Loads the binding, or says why it cannot be used. */
 export function loadBinding(): { binding: Binding } | { reason: string } {
   if (process.env[FORCE_FALLBACK_VARIABLE] === '1') return { reason: `${FORCE_FALLBACK_VARIABLE}=1 is set` }
@@ -47,10 +87,9 @@ export function loadBinding(): { binding: Binding } | { reason: string } {
   if (process.versions.deno) return { reason: `${runtimeName()}: sockets expose no file descriptor` }
   let binding: Binding
   try {
-    binding = nodeGypBuild(PACKAGE_ROOT) as Binding
+    binding = nodeGypBuild()(PACKAGE_ROOT) as Binding
   } catch (error) {
-    const why = (error as Error).message.split('\n')[0]
-    return { reason: `the native binding did not load: ${why} (install a C++ toolchain and run 'npm rebuild tcp-keepalive')` }
+    return { reason: loadFailure(error) }
   }
   if (binding.unsupportedReason !== null) return { reason: binding.unsupportedReason }
   return { binding }
@@ -59,7 +98,7 @@ export function loadBinding(): { binding: Binding } | { reason: string } {
 /** The binding's file as node-gyp-build resolves it (a prebuild or a local build), or null. */
 export function bindingPath(): string | null {
   try {
-    return nodeGypBuild.resolve(PACKAGE_ROOT)
+    return nodeGypBuild().resolve(PACKAGE_ROOT)
   } catch {
     return null
   }
