@@ -42,7 +42,7 @@ export function parseSettings(text: string): ProcessSettings | null {
     const [key, value] = [token.slice(0, equals), token.slice(equals + 1)]
     if (seen.has(key)) throw bad(`${key} is given twice`)
     seen.add(key)
-    if (key in DURATION_KEYS || key === 'count') {
+    if (Object.hasOwn(DURATION_KEYS, key) || key === 'count') {
       const field = key === 'count' ? 'count' : DURATION_KEYS[key as keyof typeof DURATION_KEYS]
       const number = key === 'count' ? (/^\d+$/.test(value) ? Number(value) : null) : parseDuration(value)
       if (number === null)

@@ -4,8 +4,25 @@
 // every TCP connection the process opens or accepts (on those ports) gets the
 // settings. Empty or unset: nothing. Malformed: the process stops at start
 // with one line naming the bad token.
+import { writeSync } from 'node:fs'
 import { parseSettings, SettingError, VARIABLE } from './environment.js'
 import { keepaliveProcess } from './process.js'
+
+/**
+ * Writes all of `text` before the process exits: process.stderr on a pipe
+ * queues what the pipe cannot take at once, and exit drops the queue.
+ */
+function writeFully(fd: number, text: string): void {
+  const bytes = Buffer.from(text)
+  for (let offset = 0; offset < bytes.length;) {
+    try {
+      offset += writeSync(fd, bytes, offset)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return // stderr is gone: nothing more to say
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1) // the reader is behind: wait 1 ms
+    }
+  }
+}
 
 function register(): void {
   let settings: ReturnType<typeof parseSettings>
@@ -13,7 +30,7 @@ function register(): void {
     settings = parseSettings(process.env[VARIABLE] ?? '')
   } catch (error) {
     if (!(error instanceof SettingError)) throw error
-    process.stderr.write(`tcp-keepalive/register: ${error.message}\n`)
+    writeFully(2, `tcp-keepalive/register: ${error.message}\n`)
     process.exit(9) // Node's own exit code for an invalid argument
   }
   if (settings === null) return

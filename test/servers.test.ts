@@ -186,14 +186,18 @@ describe('the preload, malformed or empty', () => {
     const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '--require tcp-keepalive/register' }
     if (value === undefined) delete env.TCP_KEEPALIVE
     else env.TCP_KEEPALIVE = value
-    const child = spawn(process.execPath, ['-e', 'console.log(require("node:net").Socket.prototype.connect.name || "node")'], {
-      cwd: root,
-      env,
-    })
+    const child = spawn(
+      process.execPath,
+      ['-e', 'console.log(require("node:net").Socket.prototype.connect.__original ? "wrapped" : "node")'],
+      {
+        cwd: root,
+        env,
+      },
+    )
     let [stdout, stderr] = ['', '']
     child.stdout.on('data', (chunk) => (stdout += chunk))
     child.stderr.on('data', (chunk) => (stderr += chunk))
-    return once(child, 'exit').then(([code]) => ({ code, stdout: stdout.trim(), stderr: stderr.trim() }))
+    return once(child, 'close').then(([code]) => ({ code, stdout: stdout.trim(), stderr: stderr.trim() }))
   }
 
   it.each([
@@ -206,12 +210,36 @@ describe('the preload, malformed or empty', () => {
     ['idle=0s', 'bad token \'idle=0s\': The value of "options.idle" is out of range'],
     ['interval=40000s', 'bad token \'interval=40000s\': The value of "options.interval" is out of range'],
     ['ports=5432', "'ports=5432' sets no keepalive field"],
+    // Keys an object has through its prototype are still unknown keys.
+    ['toString=5s', "bad token 'toString=5s': unknown key 'toString'"],
+    ['constructor=5s', "bad token 'constructor=5s': unknown key 'constructor'"],
+    ['__proto__=5s', "bad token '__proto__=5s': unknown key '__proto__'"],
   ])('TCP_KEEPALIVE=%s: the process stops at start, exit 9, one line naming the token', async (value, message) => {
     const { code, stdout, stderr } = await run(value)
     expect(code).toBe(9)
     expect(stdout).toBe('')
     expect(stderr.split('\n')).toHaveLength(1)
     expect(stderr).toContain(`tcp-keepalive/register: TCP_KEEPALIVE: ${message}`)
+  })
+
+  it('a bad token of 100 000 bytes (more than a pipe takes at once) reaches a piped stderr whole before the process exits', async () => {
+    const token = `idle=${'9'.repeat(100_000)}x`
+    // A pipe whose reader falls behind, as a log shipper's may: nothing is read for 500 ms.
+    const script = `"${process.execPath}" -e 1 2>&1; echo "exit $?"`
+    const child = spawn('sh', ['-c', `(${script}) | (sleep 0.5; cat)`], {
+      cwd: root,
+      env: { ...process.env, NODE_OPTIONS: '--require tcp-keepalive/register', TCP_KEEPALIVE: token },
+    })
+    let output = ''
+    child.stdout.on('data', (chunk) => (output += chunk))
+    await once(child, 'close')
+    const [stderr, code] = output.trim().split('\n')
+    expect(code).toBe('exit 9')
+    expect(stderr).toBe(`tcp-keepalive/register: TCP_KEEPALIVE: bad token '${token}': a duration is a number with ms, s, m or h (e.g. 30s)`)
+  })
+
+  it('TCP_KEEPALIVE=idle=30s: the hook is installed', async () => {
+    expect(await run('idle=30s')).toEqual({ code: 0, stdout: 'wrapped', stderr: '' })
   })
 
   it.each([[undefined], [''], ['   ']])('TCP_KEEPALIVE=%j: nothing is installed', async (value) => {
