@@ -2,10 +2,12 @@
 // code that runs in any order: one precedence whatever the order, a rule's
 // mistakes never break a connection, one listener per socket. The kernel is
 // the oracle throughout.
+import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
 import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
+import path from 'node:path'
 import { Agent, request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
@@ -332,5 +334,16 @@ describe('rules at the edges', () => {
     expect(readKeepalive(socket)).toMatchObject({ enabled: true, ...RULE })
     client.destroy()
     socket.destroy()
+  })
+})
+
+describe('a platform whose accepted sockets do not inherit (macOS), as the binding would report it', () => {
+  it('keepaliveServer and an accepted rule leave the listening socket alone and configure each connection', () => {
+    const out = JSON.parse(execFileSync(process.execPath, [path.join(__dirname, 'children', 'no-inherit.cjs')], { encoding: 'utf8' }))
+    const untouched = { enabled: false, idle: 7_200_000 }
+    const configured = { enabled: true, idle: 33_000, interval: 3_000, count: 4 }
+    for (const integration of ['keepaliveServer', 'keepaliveProcess']) {
+      expect(out[integration], integration).toMatchObject({ listener: untouched, accepted: configured })
+    }
   })
 })
