@@ -11,6 +11,8 @@ import { canRun } from './helpers.js'
 
 const children = path.join(__dirname, 'children')
 const otherNode = process.env.TCP_KEEPALIVE_OTHER_NODE ?? ''
+/** How every fallback warning starts here: the cause the binding is not in use. */
+const BINDING_OFF = 'the native binding is not in use (TCP_KEEPALIVE_FORCE_FALLBACK=1 is set), and '
 
 function runChild(node: string, script: 'fallback.cjs' | 'roundtrip.cjs') {
   const out = execFileSync(node, [path.join(children, script)], {
@@ -47,9 +49,9 @@ describe('fallback on this Node (setKeepAlive(enable, delay) only)', () => {
     expect(result.afterSetKeepAlive).toMatchObject({ enabled: true, idle: 2_000 })
     expect(result.afterDisable.enabled).toBe(false)
     expect(result.warnings.map((w: { message: string }) => w.message)).toEqual([
-      expect.stringMatching(/^tcp-keepalive cannot set userTimeout here: Node's setKeepAlive has no user timeout$/),
-      `tcp-keepalive cannot set interval here: Node ${process.version}'s setKeepAlive forces interval 1 s and count 10 (Node 24.19+ and 26.4+ take them)`,
-      expect.stringMatching(/^tcp-keepalive cannot set count here/),
+      `tcp-keepalive cannot set userTimeout: ${BINDING_OFF}Node's setKeepAlive has no user timeout`,
+      `tcp-keepalive cannot set interval: ${BINDING_OFF}Node ${process.version}'s setKeepAlive forces interval 1 s and count 10 (Node 24.19+ and 26.4+ take them)`,
+      expect.stringMatching(/^tcp-keepalive cannot set count: the native binding is not in use/),
     ])
     expect(result.warnings.every((w: { code: string }) => w.code === 'TCP_KEEPALIVE_UNSUPPORTED')).toBe(true)
     expect(result.strictError).toMatchObject({ code: 'ERR_KEEPALIVE_UNSUPPORTED', message: expect.stringContaining('userTimeout') })
@@ -80,7 +82,7 @@ describe.skipIf(!canRun('TCP_KEEPALIVE_OTHER_NODE: a Node 24.19+ or 26.4+ binary
       expect(result.afterSetKeepAlive).toEqual({ enabled: true, idle: 2_000, interval: 5_000, count: 4, userTimeout: 0 })
       expect(result.afterDisable.enabled).toBe(false)
       expect(result.warnings.map((w: { message: string }) => w.message)).toEqual([
-        "tcp-keepalive cannot set userTimeout here: Node's setKeepAlive has no user timeout",
+        `tcp-keepalive cannot set userTimeout: ${BINDING_OFF}Node's setKeepAlive has no user timeout`,
       ])
       expect(result.strictError).toMatchObject({ code: 'ERR_KEEPALIVE_UNSUPPORTED' })
       expect(result.unchangedAfterStrict).toBe(true)
