@@ -4,7 +4,7 @@ import net from 'node:net'
 import type { Backend } from './backend.js'
 import type { FieldLimits, Limits } from './options.js'
 
-/** Node's own method, taken before sticky.ts wraps it. */
+/** The setKeepAlive the prototype holds at load (Node's own, or a wrapper another library put over it before). */
 export const nodeSetKeepAlive = net.Socket.prototype.setKeepAlive as (
   this: net.Socket,
   enable: boolean,
@@ -13,8 +13,15 @@ export const nodeSetKeepAlive = net.Socket.prototype.setKeepAlive as (
   count?: number,
 ) => net.Socket
 
+/** Node's own method under wrappers that link to what they wrap, as shimmer's `__original` does. */
+function innermost(method: unknown): { length: number } {
+  let inner = method as { length: number; __original?: unknown }
+  for (let depth = 0; depth < 100 && typeof inner.__original === 'function'; depth++) inner = inner.__original as typeof inner
+  return inner
+}
+
 /** Node 24.19+ and 26.4+ take setKeepAlive(enable, initialDelay, interval, count) (or one options object). */
-export const nodeSetsIntervalAndCount = nodeSetKeepAlive.length >= 4
+export const nodeSetsIntervalAndCount = innermost(nodeSetKeepAlive).length >= 4
 
 /** The runtime whose setKeepAlive this is, as its users name it. */
 export function runtimeName(): string {

@@ -233,7 +233,7 @@ function watchOutgoing(socket: net.Socket, args: unknown[]): void {
 
 function onAccepted(socket: SeenSocket, localPort: () => number | undefined): void {
   if (rules.length === 0 || socket[SEEN] !== undefined) return
-  socket[SEEN] = true
+  if (Object.isExtensible(socket)) socket[SEEN] = true // (one that takes no property may be decided twice: the same writes)
   if (isUnixSocket(socket)) return
   const matching = rules.filter((rule) => matches(rule, 'accepted', localPort))
   if (matching.length === 0) return
