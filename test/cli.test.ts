@@ -1,54 +1,15 @@
 // The tcp-keepalive command as a user runs it: the built bin in a child process.
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { formatDuration } from '../lib/cli/format.js'
 import { parseEndpoint } from '../lib/cli/inspect.js'
 import { deadPeerDetectionMs } from '../lib/detection.js'
 import { labUnavailableReason } from '../lib/lab/netns.js'
-import { canRun, hasCommand } from './helpers.js'
-
-const root = path.join(__dirname, '..')
-const bin = path.join(root, 'dist', 'cli', 'main.js')
-
-let copyForNobody: string | undefined
-afterAll(() => copyForNobody && rmSync(copyForNobody, { recursive: true, force: true }))
-
-/**
- * The CLI's runtime files copied where nobody can read them: the checkout may
- * sit where only root can (a clone under /root, or in a mktemp -d directory).
- */
-function binForNobody(): string {
-  if (copyForNobody === undefined) {
-    copyForNobody = mkdtempSync(path.join(tmpdir(), 'tcp-keepalive-cli-'))
-    chmodSync(copyForNobody, 0o755) // mkdtemp makes it 0700
-    for (const part of ['package.json', 'dist', 'prebuilds', 'build/Release', 'node_modules/node-gyp-build']) {
-      if (existsSync(path.join(root, part))) cpSync(path.join(root, part), path.join(copyForNobody, part), { recursive: true })
-    }
-  }
-  return path.join(copyForNobody, 'dist', 'cli', 'main.js')
-}
-
-function run(args: string[], env: NodeJS.ProcessEnv = {}, asUser?: 'nobody') {
-  // As nobody: setpriv drops root for the one command, to test what a user without rights sees.
-  const command = asUser
-    ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, binForNobody()]
-    : [process.execPath, bin]
-  const result = spawnSync(command[0], [...command.slice(1), ...args], { encoding: 'utf8', env: { ...process.env, ...env } })
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr }
-}
-
-const isRoot = process.getuid?.() === 0
-const canDropRoot = canRun('root and setpriv (util-linux), to run a command as an unprivileged user', isRoot && hasCommand('setpriv'))
-
-function expectOneLineFailure(result: ReturnType<typeof run>, code: number, message: string | RegExp) {
-  expect(result.code).toBe(code)
-  expect(result.stderr).toMatch(message)
-  expect(result.stderr).not.toMatch(/^\s+at /m) // no stack trace
-}
+import { bin, canDropRoot, expectOneLineFailure, run } from './cli-run.js'
+import { canRun } from './helpers.js'
 
 describe('tcp-keepalive', () => {
   it('prints usage: exit 0 with --help, 2 without a command or with an unknown one', () => {
@@ -206,7 +167,7 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
   })
 
   it('wrong arguments: exit 2 with one line', () => {
-    expectOneLineFailure(run(['inspect']), 2, 'expected exactly one process id')
+    expectOneLineFailure(run(['inspect']), 2, 'expected exactly one process id (or --all)')
     expectOneLineFailure(run(['inspect', 'abc']), 2, "'abc' is not a process id")
     for (const notPid of ['0x1', '1e0', ' 1 ', '01', '0', '2147483648']) {
       expectOneLineFailure(run(['inspect', notPid]), 2, `'${notPid}' is not a process id`)
@@ -230,7 +191,11 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
 
   it.skipIf(!canDropRoot)('without ptrace rights over the process: exit 1 saying what is needed', async () => {
     const { pid } = await processWithSockets()
-    expectOneLineFailure(run(['inspect', String(pid)], {}, 'nobody'), 1, /permission denied: .* needs ptrace rights over the process/)
+    expectOneLineFailure(
+      run(['inspect', String(pid)], {}, 'nobody'),
+      1,
+      /permission denied: .* needs ptrace rights over the process: it runs as uid 0 \(root\) and you as uid 65534 \(nobody\): run as its user, or as root$/m,
+    )
   })
 
   it(
@@ -300,8 +265,127 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
     expectOneLineFailure(
       { code: result.status, stdout: result.stdout, stderr: result.stderr },
       1,
-      /permission denied: reading \/proc\/\d+\/fd\/0 needs ptrace rights over the process/,
+      /permission denied: reading \/proc\/\d+\/fd\/0 needs ptrace rights over the process: you are root without CAP_SYS_PTRACE \(the default in a container/,
     )
+  })
+
+  describe('an audit', () => {
+    type Row = { local: string; state: string; middlebox?: { forgets: boolean; reason: string }; deadPeer?: { tooLong: boolean } }
+    const audit = (pid: number, ...flags: string[]) => {
+      const { code, stdout, stderr } = run(['inspect', String(pid), '--json', ...flags])
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' })
+      return JSON.parse(stdout) as { audit: Record<string, unknown>; sockets: Row[] }
+    }
+
+    it('--idle-timeout marks the connections a middlebox forgets: keepalive off, or the first probe not before the timeout', async () => {
+      const { pid, ports } = await processWithSockets()
+      const configured = (result: ReturnType<typeof audit>) =>
+        result.sockets.find((socket) => socket.local === `127.0.0.1:${ports.configured}`)!
+      // The configured client's idle is 45 s: forgotten at a 45 s timeout, kept at 46 s.
+      expect(configured(audit(pid, '--idle-timeout', '45s')).middlebox).toEqual({
+        forgets: true,
+        reason: 'it is forgotten: first probe after 45 s, not before 45 s',
+      })
+      const kept = audit(pid, '--idle-timeout', '46s')
+      expect(configured(kept).middlebox).toEqual({ forgets: false, reason: 'first probe after 45 s' })
+      // The other three connections have keepalive off; both listeners would pass that on.
+      for (const socket of kept.sockets.filter((socket) => socket !== configured(kept))) {
+        expect(socket.middlebox).toEqual({
+          forgets: true,
+          reason: `${socket.state === 'LISTEN' ? 'connections it accepts are' : 'it is'} forgotten: keepalive off`,
+        })
+      }
+      expect(kept.audit).toEqual({ idleTimeout: 46_000, middlebox: null, detectWithin: null, forgotten: 5, deadPeerHeldTooLong: 0 })
+      expect(audit(pid, '--preset', 'aws-nlb').audit).toMatchObject({
+        idleTimeout: 350_000,
+        middlebox: expect.stringContaining('AWS Network'),
+      })
+    })
+
+    it('--detect-within marks the connections that would hold a dead peer longer', async () => {
+      const { pid, ports } = await processWithSockets()
+      // The configured client drops a dead peer after 50 s (idle 45 s + 5 s, user timeout 30 s).
+      for (const [bound, tooLong] of [
+        ['49s', true],
+        ['50s', false],
+      ] as const) {
+        const result = audit(pid, '--detect-within', bound)
+        const connections = result.sockets.filter((socket) => socket.state === 'ESTABLISHED')
+        expect(connections.find((socket) => socket.local === `127.0.0.1:${ports.configured}`)!.deadPeer!.tooLong).toBe(tooLong)
+        expect(connections.filter((socket) => socket.deadPeer!.tooLong)).toHaveLength(tooLong ? 4 : 3)
+      }
+    })
+
+    it('prints the verdicts and the counts', async () => {
+      const { pid, ports } = await processWithSockets()
+      const { code, stdout } = run(['inspect', String(pid), '--idle-timeout', '40s', '--detect-within', '1m'])
+      expect(code).toBe(0)
+      expect(stdout).toMatch(
+        new RegExp(
+          `^\\d+ +ESTABLISHED +127\\.0\\.0\\.1:${ports.plain} .* never +FORGETS: keepalive off +TOO LONG: held forever: keepalive off$`,
+          'm',
+        ),
+      )
+      expect(stdout).toMatch(
+        new RegExp(
+          `^\\d+ +ESTABLISHED +127\\.0\\.0\\.1:${ports.configured} .* FORGETS: first probe after 45 s, not before 40 s +ok: found within 50 s$`,
+          'm',
+        ),
+      )
+      expect(stdout).toContain('A middlebox forgetting flows idle 40 s: 4 of 4 connections will be forgotten when idle')
+      expect(stdout).toContain('3 of 4 connections would hold a dead peer longer than 1 min.')
+    })
+
+    it('wrong audit arguments: exit 2 with one line', () => {
+      expectOneLineFailure(
+        run(['inspect', '1', '--idle-timeout', '350']),
+        2,
+        "--idle-timeout takes a duration with ms, s, m or h (e.g. 350s), got '350'",
+      )
+      expectOneLineFailure(run(['inspect', '1', '--preset', 'aws']), 2, "unknown preset 'aws'")
+      expectOneLineFailure(
+        run(['inspect', '1', '--preset', 'aws-nlb', '--idle-timeout', '1m']),
+        2,
+        'give --idle-timeout or --preset, not both',
+      )
+      expectOneLineFailure(run(['inspect', '--all', '1']), 2, "--all takes no process id, got '1'")
+    })
+  })
+
+  describe('--all', () => {
+    it('every process in one table, with its name', async () => {
+      const { pid, ports } = await processWithSockets()
+      const { code, stdout } = run(['inspect', '--all', '--json'])
+      expect(code).toBe(0)
+      const { processes, read } = JSON.parse(stdout)
+      expect(read).toBeGreaterThan(1)
+      const found = processes.find((entry: { pid: number }) => entry.pid === pid)
+      expect(found).toMatchObject({ name: 'node' })
+      expect(found.sockets).toHaveLength(6) // two listeners, two clients, two accepted
+      expect(found.sockets.find((socket: { local: string }) => socket.local === `127.0.0.1:${ports.configured}`).keepalive).toMatchObject({
+        idle: 45_000,
+      })
+      const text = run(['inspect', '--all'])
+      expect(text.code).toBe(0)
+      expect(text.stdout).toMatch(new RegExp(`^${pid} +node +\\d+ +ESTABLISHED +127\\.0\\.0\\.1:${ports.configured} `, 'm'))
+      expect(text.stdout).toMatch(/^Read \d+ processes, \d+ with TCP sockets \(\d+ sockets\)\.$/m)
+    })
+
+    it.skipIf(!canDropRoot)('as nobody: the processes it cannot read are counted and named with the reason, exit 0', async () => {
+      const { pid } = await processWithSockets()
+      const json = run(['inspect', '--all', '--json'], {}, 'nobody')
+      expect(json.code).toBe(0)
+      const { unreadable } = JSON.parse(json.stdout)
+      expect(unreadable.find((entry: { pid: number }) => entry.pid === pid)).toEqual({
+        pid,
+        name: 'node',
+        problem: 'denied',
+        reason: `permission denied: reading /proc/${pid}/fd needs ptrace rights over the process: it runs as uid 0 (root) and you as uid 65534 (nobody): run as its user, or as root`,
+      })
+      const text = run(['inspect', '--all'], {}, 'nobody')
+      expect(text.stdout).toMatch(new RegExp(`^Could not read ${unreadable.length} processes:$`, 'm'))
+      expect(text.stdout).toMatch(new RegExp(`^  ${pid} node: permission denied: `, 'm'))
+    })
   })
 
   it.each([

@@ -1,32 +1,52 @@
-// `tcp-keepalive inspect <pid>`: the keepalive settings of every TCP socket
-// of a running process. Each socket is borrowed with pidfd_getfd (Linux 5.6+,
-// needs ptrace rights over the process) and read with getsockopt.
-import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
-import { constants, endianness } from 'node:os'
-import { getSystemErrorName, parseArgs } from 'node:util'
+// `tcp-keepalive inspect <pid> | --all`: the keepalive settings of every TCP
+// socket of running processes, optionally audited against a middlebox's idle
+// timeout and a dead-peer detection bound. Each socket is borrowed with
+// pidfd_getfd (Linux 5.6+, needs ptrace rights over the process) and read with getsockopt.
+import { readdirSync } from 'node:fs'
+import { parseArgs } from 'node:util'
 import { deadPeerDetectionMs } from '../detection.js'
+import { parseDuration } from '../environment.js'
 import { type KeepaliveState, readKeepalive } from '../index.js'
-import { loadBinding } from '../native.js'
-import { tcpStateName } from '../tcp-states.js'
-import { type Command, CommandError, UsageError } from './command.js'
+import { IDLE_TIMEOUT_PRESETS, type IdleTimeoutPreset } from '../plan.js'
+import { type Command, UsageError } from './command.js'
 import { formatDuration, formatTable } from './format.js'
+import {
+  borrowingBinding,
+  listTcpSockets,
+  parsePid,
+  ProcessError,
+  type ProcessProblem,
+  processName,
+  TcpTableCache,
+  type TcpEntry,
+  withBorrowedSocket,
+} from './process-sockets.js'
 
-const HELP = `Usage: tcp-keepalive inspect <pid> [--json]
+export { parseEndpoint } from './process-sockets.js'
+
+const PRESETS = Object.keys(IDLE_TIMEOUT_PRESETS).join(', ')
+
+const HELP = `Usage: tcp-keepalive inspect <pid> | --all [--idle-timeout <d> | --preset <name>] [--detect-within <d>] [--json]
 
 Lists the TCP sockets of a running process (Linux 5.6+) with their state,
 addresses and the keepalive settings the kernel holds for each. Needs ptrace
 rights over the process: your own processes (if ptrace is allowed), or root.
 
-Options:
-  --json      Print the sockets as JSON
-  -h, --help  Show this help
-`
+An audit: with --idle-timeout (or --preset) each connection the middlebox will
+forget when idle is marked (keepalive off, or the first probe not before the
+timeout), and a listening socket whose settings would make the connections it
+accepts forgotten; with --detect-within each connection that would hold a dead
+peer longer. Durations take ms, s, m or h (350s, 4m).
 
-interface TcpEntry {
-  state: string
-  local: string
-  remote: string
-}
+Options:
+  --all                Every process you can read, in one table with the process names;
+                       those you cannot read are counted and named (exit 0)
+  --idle-timeout <d>   The middlebox (NAT, firewall, load balancer) forgets idle flows after this
+  --preset <name>      A published idle timeout instead: ${PRESETS}
+  --detect-within <d>  A dead peer must be found within this
+  --json               Print the sockets as JSON
+  -h, --help           Show this help
+`
 
 export interface InspectedSocket extends TcpEntry {
   fd: number
@@ -34,32 +54,198 @@ export interface InspectedSocket extends TcpEntry {
   deadPeerDetection: number | null
 }
 
-const NO_PTRACE = 'needs ptrace rights over the process (run as its user with ptrace allowed, or as root)'
+/** One socket's audit verdicts (absent when not asked for). */
+interface Audited extends InspectedSocket {
+  /** Whether the middlebox forgets this connection when idle (for a listener: the connections it accepts). */
+  middlebox?: { forgets: boolean; reason: string }
+  /** Whether a dead peer would be held longer than --detect-within. */
+  deadPeer?: { tooLong: boolean; reason: string }
+}
+
+interface Audit {
+  idleTimeout: number | undefined
+  middlebox: string | undefined
+  detectWithin: number | undefined
+}
 
 export const inspect: Command = {
-  summary: "List a running process's TCP sockets with their keepalive settings (Linux)",
+  summary: "List running processes' TCP sockets with their keepalive settings, and audit them (Linux)",
   help: HELP,
   async run(argv, out) {
     const { values, positionals } = parseArgs({
       args: argv,
-      options: { json: { type: 'boolean', default: false } },
+      options: {
+        all: { type: 'boolean', default: false },
+        'idle-timeout': { type: 'string' },
+        preset: { type: 'string' },
+        'detect-within': { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
       allowPositionals: true,
     })
-    if (positionals.length !== 1) throw new UsageError('expected exactly one process id')
-    // Digits only: Number() would also take '0x1', '1e0' and ' 1 ' as pid 1.
-    const pid = /^[1-9][0-9]{0,9}$/.test(positionals[0]) ? Number(positionals[0]) : NaN
-    if (!Number.isSafeInteger(pid) || pid > 2 ** 31 - 1) throw new UsageError(`'${positionals[0]}' is not a process id`)
+    const audit = auditOptions(values)
+    if (values.all) {
+      if (positionals.length !== 0) throw new UsageError(`--all takes no process id, got '${positionals[0]}'`)
+      return inspectAll(audit, values.json, out)
+    }
+    if (positionals.length !== 1) throw new UsageError('expected exactly one process id (or --all)')
+    const pid = parsePid(positionals[0])
+    if (Number.isNaN(pid)) throw new UsageError(`'${positionals[0]}' is not a process id`)
 
-    const sockets = inspectProcess(pid)
+    const { sockets, skipped } = readProcess(pid)
+    const audited = sockets.map((socket) => auditSocket(socket, audit))
     if (values.json) {
-      out.write(`${JSON.stringify({ pid, sockets }, null, 2)}\n`)
+      out.write(`${JSON.stringify({ pid, ...auditJson(audit, audited), sockets: audited, skipped }, null, 2)}\n`)
       return 0
     }
     if (sockets.length === 0) {
       out.write(`Process ${pid} has no TCP sockets.\n`)
       return 0
     }
-    const rows = sockets.map(({ fd, state, local, remote, keepalive: k, deadPeerDetection }) => [
+    out.write(
+      `${socketTable(
+        audited.map((socket) => ({ pid, socket })),
+        audit,
+        false,
+      )}\n`,
+    )
+    out.write(auditSummary(audited, audit))
+    return 0
+  },
+}
+
+/** The sockets of one process (throws ProcessError when it cannot be read). */
+export function inspectProcess(pid: number): InspectedSocket[] {
+  return readProcess(pid).sockets
+}
+
+/** `skipped`: sockets closed, or their fd numbers reused, between the listing and the read. */
+function readProcess(pid: number, cache?: TcpTableCache): { sockets: InspectedSocket[]; skipped: number } {
+  const binding = borrowingBinding('inspect')
+  const sockets: InspectedSocket[] = []
+  let skipped = 0
+  for (const listed of listTcpSockets(pid, 'inspect', cache)) {
+    const keepalive = withBorrowedSocket(binding, pid, listed, (fd) => readKeepalive(fd))
+    if (typeof keepalive === 'string') {
+      skipped++
+      continue
+    }
+    const { fd, state, local, remote } = listed
+    sockets.push({ fd, state, local, remote, keepalive, deadPeerDetection: deadPeerDetectionMs(keepalive) })
+  }
+  return { sockets, skipped }
+}
+
+async function inspectAll(audit: Audit, json: boolean, out: NodeJS.WritableStream): Promise<number> {
+  borrowingBinding('inspect') // the reason once, rather than once per process
+  const processes: Array<{ pid: number; name: string; sockets: Audited[] }> = []
+  const unreadable: Array<{ pid: number; name: string; problem: ProcessProblem; reason: string }> = []
+  let read = 0
+  const cache = new TcpTableCache()
+  const pids = readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => pid !== process.pid)
+    .sort((a, b) => a - b)
+  for (const pid of pids) {
+    const name = processName(pid)
+    try {
+      const { sockets } = readProcess(pid, cache)
+      read++
+      if (sockets.length > 0) processes.push({ pid, name, sockets: sockets.map((socket) => auditSocket(socket, audit)) })
+    } catch (error) {
+      if (!(error instanceof ProcessError)) throw error
+      // Exited since /proc was listed, or a zombie: nothing to read, nothing hidden.
+      if (error.problem === 'gone' || error.problem === 'zombie') continue
+      unreadable.push({ pid, name, problem: error.problem, reason: error.message })
+    }
+  }
+  const all = processes.flatMap(({ sockets }) => sockets)
+  if (json) {
+    out.write(`${JSON.stringify({ ...auditJson(audit, all), read, processes, unreadable }, null, 2)}\n`)
+    return 0
+  }
+  const rows = processes.flatMap(({ pid, name, sockets }) => sockets.map((socket) => ({ pid, name, socket })))
+  if (rows.length > 0) out.write(`${socketTable(rows, audit, true)}\n`)
+  out.write(`Read ${plural(read, 'process')}, ${processes.length} with TCP sockets (${plural(all.length, 'socket')}).\n`)
+  if (unreadable.length > 0) {
+    out.write(`Could not read ${plural(unreadable.length, 'process')}:\n`)
+    for (const { pid, name, reason } of unreadable) out.write(`  ${pid} ${name}: ${reason}\n`)
+  }
+  out.write(auditSummary(all, audit))
+  return 0
+}
+
+function auditOptions(values: { 'idle-timeout'?: string; preset?: string; 'detect-within'?: string }): Audit {
+  const duration = (flag: 'idle-timeout' | 'detect-within') => {
+    const text = values[flag]
+    if (text === undefined) return undefined
+    const ms = parseDuration(text)
+    if (ms === null || ms <= 0) throw new UsageError(`--${flag} takes a duration with ms, s, m or h (e.g. 350s), got '${text}'`)
+    return ms
+  }
+  if (values.preset !== undefined && values['idle-timeout'] !== undefined) throw new UsageError('give --idle-timeout or --preset, not both')
+  let idleTimeout = duration('idle-timeout')
+  let middlebox: string | undefined
+  if (values.preset !== undefined) {
+    if (!Object.hasOwn(IDLE_TIMEOUT_PRESETS, values.preset)) throw new UsageError(`unknown preset '${values.preset}'; presets: ${PRESETS}`)
+    ;({ idleTimeout, what: middlebox } = IDLE_TIMEOUT_PRESETS[values.preset as IdleTimeoutPreset])
+  }
+  return { idleTimeout, middlebox, detectWithin: duration('detect-within') }
+}
+
+/**
+ * The verdicts for one socket. A middlebox forgets a connection idle as long
+ * as its timeout unless a keepalive probe goes out before: keepalive off, or
+ * idle >= the timeout, is forgotten. A dead peer is held for
+ * deadPeerDetectionMs (never with keepalive off).
+ */
+function auditSocket(socket: InspectedSocket, { idleTimeout, detectWithin }: Audit): Audited {
+  const audited: Audited = { ...socket }
+  const { enabled, idle } = socket.keepalive
+  const listening = socket.state === 'LISTEN'
+  if (idleTimeout !== undefined) {
+    const subject = listening ? 'connections it accepts are' : 'it is'
+    if (!enabled) audited.middlebox = { forgets: true, reason: `${subject} forgotten: keepalive off` }
+    else if (idle === null) audited.middlebox = { forgets: false, reason: 'idle unknown' }
+    else if (idle >= idleTimeout) {
+      audited.middlebox = {
+        forgets: true,
+        reason: `${subject} forgotten: first probe after ${formatDuration(idle)}, not before ${formatDuration(idleTimeout)}`,
+      }
+    } else audited.middlebox = { forgets: false, reason: `first probe after ${formatDuration(idle)}` }
+  }
+  if (detectWithin !== undefined) {
+    const held = socket.deadPeerDetection
+    if (!enabled) audited.deadPeer = { tooLong: true, reason: 'held forever: keepalive off' }
+    else if (held === null) audited.deadPeer = { tooLong: false, reason: 'unknown' }
+    else if (held > detectWithin) audited.deadPeer = { tooLong: true, reason: `held ${formatDuration(held)}` }
+    else audited.deadPeer = { tooLong: false, reason: `found within ${formatDuration(held)}` }
+  }
+  return audited
+}
+
+function auditJson(audit: Audit, sockets: Audited[]) {
+  if (audit.idleTimeout === undefined && audit.detectWithin === undefined) return {}
+  return {
+    audit: {
+      idleTimeout: audit.idleTimeout ?? null,
+      middlebox: audit.middlebox ?? null,
+      detectWithin: audit.detectWithin ?? null,
+      forgotten: sockets.filter((socket) => socket.middlebox?.forgets).length,
+      deadPeerHeldTooLong: sockets.filter((socket) => socket.deadPeer?.tooLong).length,
+    },
+  }
+}
+
+function socketTable(rows: Array<{ pid: number; name?: string; socket: Audited }>, audit: Audit, withProcess: boolean): string {
+  const header = ['fd', 'state', 'local', 'peer', 'on', 'idle', 'interval', 'count', 'user timeout', 'dead peer dropped after']
+  if (withProcess) header.unshift('pid', 'process')
+  if (audit.idleTimeout !== undefined) header.push(`idle timeout ${formatDuration(audit.idleTimeout)}`)
+  if (audit.detectWithin !== undefined) header.push(`detect within ${formatDuration(audit.detectWithin)}`)
+  const cells = rows.map(({ pid, name, socket }) => {
+    const { fd, state, local, remote, keepalive: k, deadPeerDetection } = socket
+    const row = [
       String(fd),
       state,
       local,
@@ -70,133 +256,39 @@ export const inspect: Command = {
       String(k.count),
       k.userTimeout === 0 ? 'default' : formatDuration(k.userTimeout),
       state === 'LISTEN' ? '(inherited by accepted sockets)' : k.enabled ? formatDuration(deadPeerDetection) : 'never',
-    ])
-    out.write(
-      `${formatTable(['fd', 'state', 'local', 'peer', 'on', 'idle', 'interval', 'count', 'user timeout', 'dead peer dropped after'], rows)}\n`,
+    ]
+    if (withProcess) row.unshift(String(pid), name ?? '')
+    if (socket.middlebox)
+      row.push(`${socket.middlebox.forgets ? 'FORGETS: ' : 'ok: '}${socket.middlebox.reason.replace(/^.*forgotten: /, '')}`)
+    if (socket.deadPeer) row.push(`${socket.deadPeer.tooLong ? 'TOO LONG: ' : 'ok: '}${socket.deadPeer.reason}`)
+    return row
+  })
+  return formatTable(header, cells)
+}
+
+/** Counts of what the audit found. */
+function auditSummary(sockets: Audited[], audit: Audit): string {
+  const { idleTimeout, detectWithin, middlebox } = audit
+  if (idleTimeout === undefined && detectWithin === undefined) return ''
+  const connections = sockets.filter((socket) => socket.state !== 'LISTEN')
+  const listeners = sockets.filter((socket) => socket.state === 'LISTEN')
+  const lines: string[] = ['']
+  if (idleTimeout !== undefined) {
+    const forgotten = connections.filter((socket) => socket.middlebox?.forgets).length
+    const passing = listeners.filter((socket) => socket.middlebox?.forgets).length
+    lines.push(
+      `${middlebox ?? `A middlebox forgetting flows idle ${formatDuration(idleTimeout)}`}: ${forgotten} of ${connections.length} ` +
+        `connections will be forgotten when idle (keepalive off, or first probe not before ${formatDuration(idleTimeout)}); ` +
+        `${passing} of ${listeners.length} listening sockets pass such settings to the connections they accept.`,
     )
-    return 0
-  },
+  }
+  if (detectWithin !== undefined) {
+    const tooLong = connections.filter((socket) => socket.deadPeer?.tooLong).length
+    lines.push(`${tooLong} of ${connections.length} connections would hold a dead peer longer than ${formatDuration(detectWithin)}.`)
+  }
+  return `${lines.join('\n')}\n`
 }
 
-export function inspectProcess(pid: number): InspectedSocket[] {
-  if (process.platform !== 'linux') throw new CommandError(`inspect needs Linux (pidfd_getfd); this is ${process.platform}`)
-  const loaded = loadBinding()
-  if ('reason' in loaded) throw new CommandError(`inspect needs the native binding: ${loaded.reason}`)
-  const { binding } = loaded
-
-  checkProcess(pid)
-  const socketFds = socketInodesByFd(pid)
-  const tcp = new Map([...readTcpTable(pid, 'tcp'), ...readTcpTable(pid, 'tcp6')])
-  const sockets: InspectedSocket[] = []
-  for (const [fd, inode] of socketFds) {
-    const entry = tcp.get(inode)
-    if (!entry) continue // a Unix, UDP or netlink socket
-    const copy = binding.duplicateProcessFd(pid, fd)
-    if (copy === -constants.errno.EBADF) continue // closed since we listed it
-    if (copy < 0) throw borrowError(pid, -copy)
-    try {
-      // The process may have closed the fd and opened another under the same
-      // number since the listing: only the socket listed (same inode) is read.
-      if (String(fstatSync(copy).ino) !== inode) continue
-      const keepalive = readKeepalive(copy)
-      sockets.push({ fd, ...entry, keepalive, deadPeerDetection: deadPeerDetectionMs(keepalive) })
-    } finally {
-      closeSync(copy)
-    }
-  }
-  return sockets
-}
-
-/** Refuses what has no fds to inspect: no such process, a thread id, a zombie. */
-function checkProcess(pid: number): void {
-  let status: string
-  try {
-    status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new CommandError(`no process with pid ${pid}`)
-    throw error
-  }
-  const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1]
-  const tgid = field('Tgid')
-  if (tgid !== undefined && tgid !== String(pid)) {
-    throw new CommandError(`${pid} is a thread of process ${tgid}: its sockets are the process's, run 'tcp-keepalive inspect ${tgid}'`)
-  }
-  if (field('State') === 'Z')
-    throw new CommandError(`process ${pid} is a zombie (exited, not yet reaped by its parent): it holds no sockets`)
-}
-
-function borrowError(pid: number, errno: number): CommandError {
-  if (errno === constants.errno.EPERM) return new CommandError(`permission denied: inspecting process ${pid} ${NO_PTRACE}`)
-  if (errno === constants.errno.ESRCH) return new CommandError(`process ${pid} exited`)
-  if (errno === constants.errno.ENOSYS) return new CommandError('this kernel has no pidfd_getfd: inspect needs Linux 5.6 or later')
-  return new CommandError(`borrowing a socket of process ${pid} (pidfd_open, pidfd_getfd) failed: ${getSystemErrorName(-errno)}`)
-}
-
-/** fd -> socket inode, from the /proc/<pid>/fd links that read "socket:[inode]". */
-function socketInodesByFd(pid: number): Map<number, string> {
-  let names: string[]
-  try {
-    names = readdirSync(`/proc/${pid}/fd`)
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new CommandError(`no process with pid ${pid}`)
-    if (code === 'EACCES' || code === 'EPERM') throw new CommandError(`permission denied: reading /proc/${pid}/fd ${NO_PTRACE}`)
-    throw error
-  }
-  const sockets = new Map<number, string>()
-  for (const name of names) {
-    let link: string
-    try {
-      link = readlinkSync(`/proc/${pid}/fd/${name}`)
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      if (code === 'ENOENT') continue // closed since the listing
-      // Root without CAP_SYS_PTRACE (a container's default) lists the fds but cannot read where they point.
-      if (code === 'EACCES' || code === 'EPERM') throw new CommandError(`permission denied: reading /proc/${pid}/fd/${name} ${NO_PTRACE}`)
-      throw error
-    }
-    const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1]
-    if (inode) sockets.set(Number(name), inode)
-  }
-  return sockets
-}
-
-/** inode -> state and addresses, from /proc/<pid>/net/tcp or tcp6 (the process's own network namespace). */
-function readTcpTable(pid: number, table: 'tcp' | 'tcp6'): Map<string, TcpEntry> {
-  const entries = new Map<string, TcpEntry>()
-  let text: string
-  try {
-    text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8')
-  } catch {
-    return entries // no IPv6 in that kernel or namespace
-  }
-  for (const line of text.split('\n').slice(1)) {
-    const fields = line.trim().split(/\s+/)
-    if (fields.length < 10) continue
-    entries.set(fields[9], {
-      state: tcpStateName(parseInt(fields[3], 16)),
-      local: parseEndpoint(fields[1]),
-      remote: parseEndpoint(fields[2]),
-    })
-  }
-  return entries
-}
-
-/**
- * "0100007F:1F90" -> "127.0.0.1:8080". The kernel prints each 32-bit word of
- * the address in host byte order, the port as a plain number.
- */
-export function parseEndpoint(text: string): string {
-  const [hex, port] = text.split(':')
-  const bytes: number[] = []
-  for (let word = 0; word < hex.length; word += 8) {
-    const wordBytes = [0, 2, 4, 6].map((i) => parseInt(hex.slice(word + i, word + i + 2), 16))
-    bytes.push(...(endianness() === 'LE' ? wordBytes.reverse() : wordBytes))
-  }
-  const portNumber = parseInt(port, 16)
-  if (bytes.length === 4) return `${bytes.join('.')}:${portNumber}`
-  const isV4Mapped = bytes.slice(0, 10).every((byte) => byte === 0) && bytes[10] === 0xff && bytes[11] === 0xff
-  if (isV4Mapped) return `[::ffff:${bytes.slice(12).join('.')}]:${portNumber}` // as Node shows them (dual-stack servers)
-  const groups = [0, 2, 4, 6, 8, 10, 12, 14].map((i) => ((bytes[i] << 8) | bytes[i + 1]).toString(16))
-  return `[${new URL(`http://[${groups.join(':')}]`).hostname.slice(1, -1)}]:${portNumber}`
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : noun.endsWith('s') ? 'es' : 's'}`
 }
