@@ -316,7 +316,7 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
       }
     })
 
-    it('prints the verdicts and the counts', async () => {
+    it('prints the verdicts, the counts, and the apply command that would fix it', async () => {
       const { pid, ports } = await processWithSockets()
       const { code, stdout } = run(['inspect', String(pid), '--idle-timeout', '40s', '--detect-within', '1m'])
       expect(code).toBe(0)
@@ -334,6 +334,7 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
       )
       expect(stdout).toContain('A middlebox forgetting flows idle 40 s: 4 of 4 connections will be forgotten when idle')
       expect(stdout).toContain('3 of 4 connections would hold a dead peer longer than 1 min.')
+      expect(stdout).toContain(`  tcp-keepalive apply ${pid} idle=20s interval=9s count=3 user-timeout=47s`)
     })
 
     it('wrong audit arguments: exit 2 with one line', () => {

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util'
 import { deadPeerDetectionMs } from '../detection.js'
 import { parseDuration } from '../environment.js'
 import { type KeepaliveState, readKeepalive } from '../index.js'
-import { IDLE_TIMEOUT_PRESETS, type IdleTimeoutPreset } from '../plan.js'
+import { IDLE_TIMEOUT_PRESETS, type IdleTimeoutPreset, planKeepalive } from '../plan.js'
 import { type Command, UsageError } from './command.js'
 import { formatDuration, formatTable } from './format.js'
 import {
@@ -109,7 +109,7 @@ export const inspect: Command = {
         false,
       )}\n`,
     )
-    out.write(auditSummary(audited, audit))
+    out.write(auditSummary(audited, audit, [pid]))
     return 0
   },
 }
@@ -172,7 +172,13 @@ async function inspectAll(audit: Audit, json: boolean, out: NodeJS.WritableStrea
     out.write(`Could not read ${plural(unreadable.length, 'process')}:\n`)
     for (const { pid, name, reason } of unreadable) out.write(`  ${pid} ${name}: ${reason}\n`)
   }
-  out.write(auditSummary(all, audit))
+  out.write(
+    auditSummary(
+      all,
+      audit,
+      processes.map(({ pid }) => pid),
+    ),
+  )
   return 0
 }
 
@@ -266,16 +272,18 @@ function socketTable(rows: Array<{ pid: number; name?: string; socket: Audited }
   return formatTable(header, cells)
 }
 
-/** Counts of what the audit found. */
-function auditSummary(sockets: Audited[], audit: Audit): string {
+/** Counts of what the audit found, and the apply command that fixes it without a restart. */
+function auditSummary(sockets: Audited[], audit: Audit, pids: number[]): string {
   const { idleTimeout, detectWithin, middlebox } = audit
   if (idleTimeout === undefined && detectWithin === undefined) return ''
   const connections = sockets.filter((socket) => socket.state !== 'LISTEN')
   const listeners = sockets.filter((socket) => socket.state === 'LISTEN')
   const lines: string[] = ['']
+  let findings = 0
   if (idleTimeout !== undefined) {
     const forgotten = connections.filter((socket) => socket.middlebox?.forgets).length
     const passing = listeners.filter((socket) => socket.middlebox?.forgets).length
+    findings += forgotten + passing
     lines.push(
       `${middlebox ?? `A middlebox forgetting flows idle ${formatDuration(idleTimeout)}`}: ${forgotten} of ${connections.length} ` +
         `connections will be forgotten when idle (keepalive off, or first probe not before ${formatDuration(idleTimeout)}); ` +
@@ -284,7 +292,20 @@ function auditSummary(sockets: Audited[], audit: Audit): string {
   }
   if (detectWithin !== undefined) {
     const tooLong = connections.filter((socket) => socket.deadPeer?.tooLong).length
+    findings += tooLong
     lines.push(`${tooLong} of ${connections.length} connections would hold a dead peer longer than ${formatDuration(detectWithin)}.`)
+  }
+  if (findings > 0 && pids.length > 0) {
+    try {
+      const { idle, interval, count, userTimeout } = planKeepalive({ idleTimeout, detectWithin })
+      const s = (ms: number) => `${ms / 1000}s`
+      lines.push(
+        `Fix the running sockets without a restart (root, or the processes' user with ptrace rights):`,
+        `  tcp-keepalive apply ${pids.join(' ')} idle=${s(idle)} interval=${s(interval)} count=${count} user-timeout=${s(userTimeout)}`,
+      )
+    } catch {
+      // No plan fits these bounds ('tcp-keepalive plan' says why): no suggestion.
+    }
   }
   return `${lines.join('\n')}\n`
 }

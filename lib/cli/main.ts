@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // The `tcp-keepalive` command. Exit codes: 0 success, 1 failure, 2 wrong arguments.
+import { apply } from './apply.js'
 import { type Command, CommandError, UsageError } from './command.js'
 import { demo } from './demo.js'
 import { doctor } from './doctor.js'
 import { inspect } from './inspect.js'
 import { plan } from './plan.js'
 
-const COMMANDS: Record<string, Command> = { demo, doctor, inspect, plan }
+const COMMANDS: Record<string, Command> = { apply, demo, doctor, inspect, plan }
 
 const USAGE = `Usage: tcp-keepalive <command> [options]
 
