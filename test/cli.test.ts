@@ -404,25 +404,28 @@ describe('tcp-keepalive demo --network', () => {
 
   it.skipIf(!canRun(`the network lab: ${unavailable}`, unavailable === null))(
     'runs every lab scenario live and ends with a table of outcomes',
-    { timeout: 60_000 },
+    { timeout: 90_000 },
     () => {
       const { code, stdout } = run(['demo', '--network'])
       expect(code).toBe(0)
-      expect(stdout.match(/: as expected \(/g)).toHaveLength(5)
+      expect(stdout.match(/: as expected \(/g)).toHaveLength(6)
       expect(stdout).toMatch(/^Dead peer: the server's link is cut while idle +idle 1 s, interval 1 s, count 2 +ETIMEDOUT +\d+ ms/m)
       expect(stdout).toMatch(/^ +kernel defaults \(keepalive on\) +still open +- /m)
+      expect(stdout).toMatch(
+        /^nginx behind a middlebox .* +tcp-keepalive apply \d+ \d+ --port 80 idle=1s interval=1s count=3 \(no restart\) +exit 0, /m,
+      )
     },
   )
 
   it.skipIf(!canRun(`the network lab: ${unavailable}`, unavailable === null))(
     '--json: one JSON document of every measurement, no progress lines',
-    { timeout: 60_000 },
+    { timeout: 90_000 },
     () => {
       const { code, stdout } = run(['demo', '--network', '--json'])
       expect(code).toBe(0)
       const { ok, scenarios } = JSON.parse(stdout)
       expect(ok).toBe(true)
-      expect(scenarios).toHaveLength(5)
+      expect(scenarios).toHaveLength(6)
       const deadPeer = scenarios.find((scenario: { id: string }) => scenario.id === 'dead-peer')
       expect(deadPeer.measurements[0]).toMatchObject({ outcome: 'ETIMEDOUT', ok: true, measuredMs: expect.any(Number) })
     },

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { deadPeerDetectionMs } from '../detection.js'
 import type { KeepaliveOptions } from '../index.js'
 import { Lab, type Peer } from './lab.js'
+import { nginxScenario } from './nginx.js'
 import { type Connection, serverSideName } from './peer.js'
 
 export interface Measurement {
@@ -324,5 +325,5 @@ export function serverSideScenario(): Scenario {
 }
 
 export function allScenarios(): Scenario[] {
-  return [middleboxScenario(), deadPeerScenario(), peerRebootedScenario(), dataInFlightScenario(), serverSideScenario()]
+  return [middleboxScenario(), deadPeerScenario(), peerRebootedScenario(), dataInFlightScenario(), serverSideScenario(), nginxScenario()]
 }
