@@ -176,7 +176,7 @@ async function inspectAll(audit: Audit, json: boolean, out: NodeJS.WritableStrea
     auditSummary(
       all,
       audit,
-      processes.map(({ pid }) => pid),
+      processes.filter(({ sockets }) => sockets.some(flagged)).map(({ pid }) => pid),
     ),
   )
   return 0
@@ -272,7 +272,12 @@ function socketTable(rows: Array<{ pid: number; name?: string; socket: Audited }
   return formatTable(header, cells)
 }
 
-/** Counts of what the audit found, and the apply command that fixes it without a restart. */
+/** Whether the audit found something to fix on this socket. */
+function flagged(socket: Audited): boolean {
+  return socket.middlebox?.forgets === true || (socket.state !== 'LISTEN' && socket.deadPeer?.tooLong === true)
+}
+
+/** Counts of what the audit found, and the apply command that fixes it without a restart (`pids`: the processes with findings). */
 function auditSummary(sockets: Audited[], audit: Audit, pids: number[]): string {
   const { idleTimeout, detectWithin, middlebox } = audit
   if (idleTimeout === undefined && detectWithin === undefined) return ''
