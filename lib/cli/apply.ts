@@ -40,7 +40,7 @@ Options:
   --port <n>     Only sockets with this local or remote port (repeat, or 80,443)
   --listening    Only listening sockets (with --established: both)
   --established  Only established connections
-  --dry-run      Show what would change; write nothing
+  --dry-run      Show what would change; write nothing (a refusal by the kernel cannot be foreseen)
   --json         Print the result as JSON
   -h, --help     Show this help
 
