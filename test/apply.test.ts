@@ -278,6 +278,13 @@ describe.skipIf(!canPython)('tcp-keepalive apply on a python3 process', () => {
     },
   )
 
+  it('without the native binding: exit 1 saying why, nothing else printed', async () => {
+    const py = await pythonProcess()
+    const result = run(['apply', String(py.pid), 'idle=30s', 'interval=5s'], { TCP_KEEPALIVE_FORCE_FALLBACK: '1' })
+    expect(result).toMatchObject({ code: 1, stdout: '' })
+    expect(result.stderr).toBe('tcp-keepalive apply: apply needs the native binding: TCP_KEEPALIVE_FORCE_FALLBACK=1 is set\n')
+  })
+
   it('wrong arguments: exit 2 naming the bad token', () => {
     expectOneLineFailure(run(['apply', 'idle=30s']), 2, 'expected one or more process ids')
     expectOneLineFailure(run(['apply', '1', 'abc']), 2, "'abc' is neither a process id nor a setting (key=value)")

@@ -100,6 +100,8 @@ export const apply: Command = {
       else throw new UsageError(`'${token}' is neither a process id nor a setting (key=value)`)
     }
     if (pids.length === 0) throw new UsageError('expected one or more process ids')
+    // Before the settings: their validation would warn about fields a missing binding's fallback cannot set.
+    const binding = borrowingBinding('apply')
     let parsed: ReturnType<typeof parseSettings>
     try {
       parsed = parseSettings(settingTokens.join(' '))
@@ -125,7 +127,6 @@ export const apply: Command = {
     const selected = (socket: ListedSocket) =>
       states.has(socket.state) && portSets.every((ports) => ports.includes(portOf(socket.local)) || ports.includes(portOf(socket.remote)))
 
-    const binding = borrowingBinding('apply')
     const dryRun = values['dry-run']
     const expected = settledOptions(options).settings
     const rows: AppliedSocket[] = []
