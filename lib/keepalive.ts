@@ -242,19 +242,22 @@ setWriter(writeLater)
 /**
  * Applies settled settings to a connection on behalf of an integration
  * (`INTEGRATION`) or a process-wide rule (`PROCESS`): only the fields no more
- * specific layer set are written. A socket still connecting gets them on
+ * specific layer set are written, and not those it `inherited` from its
+ * listening socket with the same value. A socket still connecting gets them on
  * 'connect'. A socket without TCP_USER_TIMEOUT (Multipath TCP) gets the other
  * fields. Never throws: returns what the kernel refused (nothing recorded
  * then), for the caller to fail the connection with or to report; null when applied.
  */
-export function configureFor(socket: net.Socket, layer: Layer, settings: Settings): Error | null {
+export function configureFor(socket: net.Socket, layer: Layer, settings: Settings, inherited?: Settings): Error | null {
   try {
     const known = stateOf(socket)
     const resolved = socketTarget(socket, known)
     const state = stateFor(socket, known)
     if (resolved !== null) {
       const using = backendFor(resolved.fd)
-      let given = using.writesAllFields ? overlay(effective(state), winning(state, layer, settings)) : winning(state, layer, settings)
+      const toWrite = winning(state, layer, settings)
+      if (inherited !== undefined) for (const field of FIELDS) if (toWrite[field] === inherited[field]) toWrite[field] = undefined
+      let given = using.writesAllFields ? overlay(effective(state), toWrite) : toWrite
       if (using !== backend) given = withoutUnsupported(given, false, using)
       if (state.lacksUserTimeout) given = { ...given, userTimeout: undefined }
       if (!isEmpty(given)) applyTolerant(using, resolved, given, state)

@@ -12,6 +12,10 @@
 // place before the server's own listeners run. Servers already listening when
 // the rule is added are reached through the 'net.server.socket' diagnostics
 // channel, which Node publishes just after the 'connection' event.
+// On Linux, where accepted sockets inherit keepalive from their listener, the
+// static rules for a server's port are written once on its listening socket
+// (and what it held before is put back when they stop): a connection then
+// costs no system call, once the first one is read back and holds them.
 //
 // The hooks go on top of whatever the prototypes hold when the first rule is
 // added (an APM agent's wrappers keep running) and come off with the last
@@ -20,10 +24,11 @@ import diagnostics from 'node:diagnostics_channel'
 import net from 'node:net'
 import { invalidArgType, invalidArgValue } from './errors.js'
 import { sharedHook } from './hook.js'
-import { configureFor, isUnixSocket, settledOptions, warnOnce } from './keepalive.js'
-import { noSettings, overlay, type KeepaliveOptions, type Settings } from './options.js'
+import { acceptedSocketsInherit, configureFd, configureFor, isUnixSocket, readKeepalive, settledOptions, warnOnce } from './keepalive.js'
+import { FIELDS, noSettings, overlay, type KeepaliveOptions, type Settings } from './options.js'
 import { settingsFromRule } from './rule.js'
-import { awaitConnect, isEmpty, PROCESS, setLayer, stateFor, type SocketState } from './sticky.js'
+import { listenerSettingsOf } from './server.js'
+import { awaitConnect, isEmpty, PROCESS, setLayer, stateFor, stateOf, type SocketState } from './sticky.js'
 
 /** What is known of a connection when a rule function decides on it. */
 export interface ConnectionInfo {
@@ -69,7 +74,23 @@ interface Rule {
 const rules: Rule[] = []
 /** On a server whose connections our own 'connection' listener handles: its port, learned at the first one. */
 const WATCHED = Symbol('tcp-keepalive watched server')
-type WatchedServer = net.Server & { [WATCHED]?: { port: number | undefined } }
+type WatchedServer = net.Server & { [WATCHED]?: Watched }
+interface Watched {
+  port: number | undefined
+  /** The listening socket, once the static rules for its port were written on it. */
+  listener: Listener | null
+}
+/** What the static rules put on a listening socket, and what it held before (put back when they stop). */
+interface Listener {
+  server: net.Server
+  fd: number
+  written: Settings
+  original: Settings
+  /** Whether its accepted sockets hold `written`: read back on the first one (undefined until then). */
+  inherits: boolean | undefined
+}
+/** Watched servers now listening on a TCP port: their listening sockets follow the rules as they change. */
+const listening = new Set<WatchedServer>()
 /** On an accepted socket the rules have seen (through the 'connection' listener or the channel). */
 const SEEN = Symbol('tcp-keepalive seen')
 type SeenSocket = net.Socket & { [SEEN]?: true }
@@ -126,12 +147,14 @@ export function keepaliveProcess(rule: ProcessKeepaliveRule, scope: ProcessKeepa
   const entry: Rule = { options, outgoing, accepted, ports: ports ? new Set(ports) : null }
   rules.push(entry)
   if (rules.length === 1) install()
+  if (accepted && typeof options !== 'function') for (const server of listening) followRules(server)
   let stopped = false
   return {
     stop() {
       if (stopped) return
       stopped = true
       rules.splice(rules.indexOf(entry), 1)
+      if (accepted && typeof options !== 'function') for (const server of listening) followRules(server)
       if (rules.length === 0) uninstall()
     },
   }
@@ -145,10 +168,97 @@ const connectHook = sharedHook(net.Socket.prototype, 'connect', (self, inner, ar
 
 const listenHook = sharedHook(net.Server.prototype, 'listen', (self, inner, args) => {
   const server = self as WatchedServer
-  if (server[WATCHED] === undefined) server.prependListener('connection', onConnection)
-  server[WATCHED] = { port: undefined } // (again) listening: the port may be another
+  if (server[WATCHED] === undefined) {
+    server.prependListener('connection', onConnection)
+    server.prependListener('listening', onListening)
+    server.on('close', onClose)
+  }
+  server[WATCHED] = { port: undefined, listener: null } // (again) listening: the port may be another
   return inner.apply(server, args)
 })
+
+function onListening(this: WatchedServer): void {
+  const address = this.address()
+  if (typeof address !== 'object' || address === null) return // a Unix socket
+  this[WATCHED]!.port = address.port
+  listening.add(this)
+  followRules(this)
+}
+
+function onClose(this: WatchedServer): void {
+  listening.delete(this)
+  const watched = this[WATCHED]
+  if (watched) watched.listener = null // its fd is closed: nothing to put back
+}
+
+/** The static rules' settings for accepted connections on `port`, later rules winning. */
+function staticAccepted(port: number | undefined): Settings {
+  const settings = noSettings()
+  for (const rule of rules) {
+    if (typeof rule.options !== 'function' && matches(rule, 'accepted', () => port)) overlay(settings, rule.options)
+  }
+  return settings
+}
+
+/**
+ * Writes the static rules for a listening server's port on its listening
+ * socket, and puts back what it held before for the fields no rule sets any
+ * more. Fields a keepaliveServer put there are its own (more specific). Where
+ * accepted sockets do not inherit, the server has no listening fd of its own
+ * (a cluster worker), or the kernel refuses, each connection is configured instead.
+ */
+function followRules(server: WatchedServer): void {
+  const watched = server[WATCHED]!
+  const fd = (server as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd
+  if (!acceptedSocketsInherit || typeof fd !== 'number' || fd < 0) return
+  const wanted = staticAccepted(watched.port)
+  const own = listenerSettingsOf(server)
+  if (own) for (const field of FIELDS) if (own[field] !== undefined) wanted[field] = undefined
+  const listener = watched.listener
+  const write = noSettings()
+  for (const field of FIELDS) {
+    const value = wanted[field] ?? (listener?.written[field] !== undefined ? listener.original[field] : undefined)
+    if (value !== undefined && value !== listener?.written[field]) write[field] = value as never
+  }
+  if (isEmpty(write)) return
+  try {
+    const original = listener?.original ?? heldBy(fd)
+    const applied = configureFd(fd, write)
+    if (applied.userTimeout === undefined) wanted.userTimeout = undefined // a Multipath TCP listener lacks it
+    watched.listener = isEmpty(wanted) ? null : { server, fd, written: wanted, original, inherits: undefined }
+  } catch (error) {
+    watched.listener = null
+    warnOnce(`tcp-keepalive: keepaliveProcess could not configure a listening socket: ${(error as Error).message}`, 'TCP_KEEPALIVE_FAILED')
+  }
+}
+
+/** What a socket holds, as settings (a field it cannot report left out). */
+function heldBy(fd: number): Settings {
+  const held = readKeepalive(fd)
+  return {
+    enable: held.enabled ?? undefined,
+    idle: held.idle ?? undefined,
+    interval: held.interval ?? undefined,
+    count: held.count ?? undefined,
+    userTimeout: held.userTimeout ?? undefined,
+  }
+}
+
+/**
+ * Whether an accepted socket holds what its listener was given (read back
+ * once per listener), for the fields no more specific setting wrote on it.
+ */
+function inheritsFrom(socket: net.Socket, listener: Listener): boolean {
+  const state = stateOf(socket)
+  const own = listenerSettingsOf(listener.server) // a keepaliveServer may have written over ours since
+  const held = readKeepalive(socket)
+  return FIELDS.every((field) => {
+    const value = listener.written[field]
+    if (value === undefined || own?.[field] !== undefined) return true
+    if (state?.layers.slice(1).some((layer) => layer[field] !== undefined)) return true
+    return (field === 'enable' ? held.enabled : held[field]) === value
+  })
+}
 
 function install(): void {
   connectHook.install()
@@ -165,7 +275,7 @@ function uninstall(): void {
 function onConnection(this: WatchedServer, socket: net.Socket): void {
   const watched = this[WATCHED]
   // The server's port, asked once (socket.localPort is a system call per connection).
-  onAccepted(socket, watched ? () => (watched.port ??= socket.localPort) : () => socket.localPort)
+  onAccepted(socket, watched ? () => (watched.port ??= socket.localPort) : () => socket.localPort, watched?.listener ?? null)
 }
 
 /**
@@ -231,7 +341,7 @@ function watchOutgoing(socket: net.Socket, args: unknown[]): void {
   awaitConnect(socket, state)
 }
 
-function onAccepted(socket: SeenSocket, localPort: () => number | undefined): void {
+function onAccepted(socket: SeenSocket, localPort: () => number | undefined, listener: Listener | null = null): void {
   if (rules.length === 0 || socket[SEEN] !== undefined) return
   if (Object.isExtensible(socket)) socket[SEEN] = true // (one that takes no property may be decided twice: the same writes)
   if (isUnixSocket(socket)) return
@@ -239,7 +349,16 @@ function onAccepted(socket: SeenSocket, localPort: () => number | undefined): vo
   if (matching.length === 0) return
   const settings = decide(matching, socket, () => infoOf(socket, 'accepted', undefined, undefined))
   if (isEmpty(settings)) return
-  const error = configureFor(socket, PROCESS, settings)
+  let inherited: Settings | undefined
+  if (listener !== null) {
+    try {
+      listener.inherits ??= inheritsFrom(socket, listener)
+    } catch {
+      listener.inherits = false // unreadable: configure each connection
+    }
+    if (listener.inherits) inherited = listener.written
+  }
+  const error = configureFor(socket, PROCESS, settings, inherited)
   if (error !== null) {
     // The process's own connections are not the rules' to break: this one is left as it was.
     warnOnce(`tcp-keepalive: keepaliveProcess could not configure a connection, left as it was: ${error.message}`, 'TCP_KEEPALIVE_FAILED')

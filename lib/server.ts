@@ -15,6 +15,14 @@ import type { KeepaliveOptions, Settings } from './options.js'
 import { settingsFromRule } from './rule.js'
 import { INTEGRATION, stateOf } from './sticky.js'
 
+/** On a server whose listening socket keepaliveServer configured: the settings it wrote there. */
+const LISTENER = Symbol('tcp-keepalive listener settings')
+
+/** The settings keepaliveServer wrote on this server's listening socket, if any (more specific than process-wide rules). */
+export function listenerSettingsOf(server: net.Server): Settings | undefined {
+  return (server as { [LISTENER]?: Settings })[LISTENER]
+}
+
 /** Options for every connection, or per connection (`undefined`: leave that one alone). */
 export type ServerKeepaliveOptions = KeepaliveOptions | ((socket: net.Socket) => KeepaliveOptions | undefined)
 
@@ -96,6 +104,7 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
     if (!acceptedSocketsInherit || typeof fd !== 'number' || fd < 0) return
     try {
       settings = configureFd(fd, fixed)
+      if (Object.isExtensible(server)) (server as { [LISTENER]?: Settings })[LISTENER] = settings
       inherits = undefined
     } catch (error) {
       server.emit('error', error)

@@ -156,7 +156,10 @@ export function awaitConnect(socket: net.Socket, state: SocketState): void {
     const decide = state.atConnect
     state.atConnect = null
     decide?.(socket, state)
-    const settings = state.offAtConnect ? DISABLE : effective(state)
+    // Everything configured, also when setKeepAlive(false) came while connecting (then with keepalive
+    // off): a later setKeepAlive(true) then needs only what Node's write changes put back.
+    const settings = effective(state)
+    if (state.offAtConnect) settings.enable = false
     if (!isEmpty(settings)) write(socket, settings, state)
   })
 }
@@ -184,23 +187,61 @@ function configuredOf(socket: net.Socket): { socket: net.Socket; state: SocketSt
   return parentState && { socket: parent, state: parentState }
 }
 
+/**
+ * Node's own record of the last setKeepAlive it applied (kSetKeepAlive,
+ * kSetKeepAliveInitialDelay, and on 24.19+ interval and count), by which it
+ * skips a call that changes nothing. Found on the first socket that calls it;
+ * empty where the runtime keeps none (Bun, Deno): then every call is taken as written.
+ */
+let nodeRecord: symbol[] | null = null
+
+function recordOf(socket: object): symbol[] {
+  return Object.getOwnPropertySymbols(socket).filter((key) => key.description?.startsWith('kSetKeepAlive'))
+}
+
+function snapshot(socket: object, keys: symbol[]): unknown[] {
+  return keys.map((key) => (socket as Record<symbol, unknown>)[key])
+}
+
+/** Configured idle, interval and count: what libuv's write of a setKeepAlive(true, ...) changed. */
+function rewrittenByNode(settings: Settings): Settings {
+  return { enable: undefined, idle: settings.idle, interval: settings.interval, count: settings.count, userTimeout: undefined }
+}
+
 // On top of whatever setKeepAlive is there when the first socket is configured
 // (an APM agent's wrapper keeps seeing every call), and never removed: the
-// sockets configured so far stay sticky for their lives.
+// sockets configured so far stay sticky for their lives. Only what Node's call
+// changed is written back: nothing when Node skipped it (http.Agent repeats the
+// same call on every reuse of a pooled socket), and never the user timeout,
+// which Node does not touch.
 const stickyHook = sharedHook(net.Socket.prototype, 'setKeepAlive', (self, inner, args) => {
   const socket = self as net.Socket
-  const result = inner.apply(socket, args)
   const configured = configuredOf(socket)
-  if (configured === undefined) return result
+  if (configured === undefined) return inner.apply(socket, args)
+  const keys = nodeRecord ?? recordOf(socket)
+  const before = snapshot(socket, keys)
+  const result = inner.apply(socket, args)
+  nodeRecord ??= recordOf(socket) // Node 24.19+ adds interval and count to it at the first call
   const { state } = configured
+  const on = enables(args)
   if (state.awaitingConnect) {
     // Node applies its own call at connect, and then the connect listener writes: say what to write.
-    state.offAtConnect = !enables(args)
-  } else {
+    state.offAtConnect = !on
+    return result
+  }
+  const after = snapshot(socket, nodeRecord)
+  const nodeWrote = nodeRecord.length === 0 || nodeRecord.length !== before.length || after.some((value, i) => value !== before[i])
+  let settings: Settings
+  if (!on) {
     // Node skips setKeepAlive(false) when it believes keepalive is off, and
     // it never saw our writes: turn it off ourselves.
-    const settings = enables(args) ? effective(state) : DISABLE
-    if (!isEmpty(settings)) write(configured.socket, settings, state)
+    if (nodeWrote) return result
+    settings = DISABLE
+  } else {
+    if (!nodeWrote) return result // the kernel holds what it held: ours
+    const wanted = effective(state)
+    settings = wanted.enable === false ? DISABLE : rewrittenByNode(wanted)
   }
+  if (!isEmpty(settings)) write(configured.socket, settings, state)
   return result
 })
