@@ -17,6 +17,7 @@ export const {
 export type {
   ConnectCallback,
   ConnectionInfo,
+  FalseDrops,
   IdleTimeoutPreset,
   KeepalivePlan,
   PlanRequest,

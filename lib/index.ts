@@ -24,4 +24,11 @@ export {
   type ProcessKeepaliveRule,
   type ProcessKeepaliveScope,
 } from './process.js'
-export { IDLE_TIMEOUT_PRESETS, type IdleTimeoutPreset, type KeepalivePlan, planKeepalive, type PlanRequest } from './plan.js'
+export {
+  type FalseDrops,
+  IDLE_TIMEOUT_PRESETS,
+  type IdleTimeoutPreset,
+  type KeepalivePlan,
+  planKeepalive,
+  type PlanRequest,
+} from './plan.js'

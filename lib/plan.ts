@@ -1,6 +1,7 @@
-// planKeepalive: from "the network forgets idle flows after T" and "find a dead
-// peer within D" to idle, interval, count and userTimeout, with the reasoning.
-import { invalidArgValue, keepaliveError, outOfRange } from './errors.js'
+// planKeepalive: from "the network forgets idle flows after T", "find a dead
+// peer within D" and "the link loses p of its packets" to idle, interval, count
+// and userTimeout, with the reasoning.
+import { invalidArgType, invalidArgValue, keepaliveError, outOfRange } from './errors.js'
 
 /** Middleboxes whose idle timeouts their vendors publish. */
 export const IDLE_TIMEOUT_PRESETS = Object.freeze({
@@ -17,8 +18,33 @@ export interface PlanRequest {
   idleTimeout?: number
   /** A dead peer must be found within this long (ms), idle or with data in flight. */
   detectWithin?: number
-  /** Unanswered probes before giving up. Default 3: two lost probes are survived. */
+  /**
+   * Unanswered probes before giving up. Default 3 (two lost probes are survived), or with `loss` the
+   * smallest count from 3 up that keeps the expected false drops within `falseDropsPerYear`.
+   */
   count?: number
+  /** The fraction of packets lost each way, 0 <= loss < 1 (0.01 is 1 %). */
+  loss?: number
+  /** How many connections the false-drop budget is for. Default 1. */
+  connections?: number
+  /** With `loss`: the expected number of healthy connections dropped per year, over all `connections`, allowed. Default 1. */
+  falseDropsPerYear?: number
+}
+
+/** The loss model: what lost probes cost healthy idle connections. */
+export interface FalseDrops {
+  /** q = 1 - (1 - loss)^2: a probe or its ACK is lost. */
+  exchangeFailure: number
+  /** q^count: `count` exchanges in a row fail, and a healthy connection is dropped. */
+  perRound: number
+  /** About 86 400 / idle rounds a day for a connection idle all day. */
+  perConnectionPerDay: number
+  /** For all `connections`. */
+  perDay: number
+  perYear: number
+  /** The budget it was planned against, and whether it holds. */
+  budgetPerYear: number
+  withinBudget: boolean
 }
 
 /** Settings to pass to configureKeepalive (whole seconds: they read back exactly), and why. */
@@ -29,84 +55,208 @@ export interface KeepalivePlan {
   userTimeout: number
   /** When a dead peer is found at the latest, idle or with data in flight (ms). */
   detection: number
+  /** With `loss`: the expected false drops (the model in {@link falseDropModel}); otherwise null. */
+  falseDrops: FalseDrops | null
   reasoning: string[]
 }
 
 const SECOND = 1_000
+const DAY = 86_400_000
+const YEAR_DAYS = 365
+/** The largest TCP_KEEPIDLE and TCP_KEEPINTVL (Linux; macOS takes more): 32 767 s. */
 const MAX_SECONDS = 32_767
+/** TCP_USER_TIMEOUT is an int of ms: 2^31 - 1, whole seconds below it. */
+const MAX_USER_TIMEOUT_SECONDS = Math.floor(2_147_483_647 / SECOND)
+const MAX_COUNT = 127
 const seconds = (ms: number) => `${ms / SECOND} s`
+
+/** 3 significant digits, or an exponent for the very small and the very large. */
+function number(value: number): string {
+  if (value === 0) return '0'
+  if (value >= 0.001 && value < 1e7) return String(Number(value.toPrecision(3)))
+  return value.toExponential(2)
+}
+const percent = (fraction: number) => `${Number((fraction * 100).toPrecision(6))} %`
+
+/**
+ * The false-drop model: on a link that loses a fraction `loss` of packets each way (independently), a
+ * keepalive exchange fails when the probe or its ACK is lost, q = 1 - (1 - loss)^2; a healthy connection
+ * is dropped when `count` exchanges in a row fail (q^count per round); a connection idle all day runs
+ * about 86 400 s / idle rounds. Returns the expected false drops per connection per round and per day.
+ */
+export function falseDropModel(settings: { idle: number; count: number; loss: number }): {
+  exchangeFailure: number
+  perRound: number
+  perConnectionPerDay: number
+} {
+  const { idle, count, loss } = settings
+  const exchangeFailure = 1 - (1 - loss) ** 2
+  const perRound = exchangeFailure ** count
+  return { exchangeFailure, perRound, perConnectionPerDay: (DAY / idle) * perRound }
+}
+
+function planError(message: string): Error {
+  return keepaliveError('ERR_KEEPALIVE_PLAN', message, RangeError)
+}
 
 /**
  * Plans keepalive settings:
  * - with an idle timeout T, the first probe goes out at T/2 and every probe of a
  *   lost sequence still before T: idle + interval x (count - 1) < T;
  * - with a detection bound D, idle + interval x count <= D;
+ * - with a loss rate, count is chosen (unless given) so the expected false drops
+ *   of `connections` stay within `falseDropsPerYear` ({@link falseDropModel});
  * - userTimeout = idle + interval x count: data in flight is given up on no
  *   later than an idle connection.
- * Times are whole seconds (what Linux and macOS hold), at least 1 s.
+ * Times are whole seconds (what Linux and macOS hold), from 1 s to 32 767 s, and
+ * userTimeout at most 2^31 - 1 ms: every plan is accepted by configureKeepalive
+ * and read back exactly by readKeepalive. What cannot be met throws a RangeError
+ * with code ERR_KEEPALIVE_PLAN saying why; a bad request throws ERR_OUT_OF_RANGE,
+ * ERR_INVALID_ARG_TYPE or ERR_INVALID_ARG_VALUE naming the field and its bound.
  */
 export function planKeepalive(request: PlanRequest): KeepalivePlan {
-  const { idleTimeout, detectWithin, count = 3 } = request
+  if (typeof request !== 'object' || request === null) throw invalidArgType('request', 'of type object', request)
+  const { idleTimeout, detectWithin, loss, connections = 1, falseDropsPerYear = 1 } = request
   for (const [name, value] of [
     ['idleTimeout', idleTimeout],
     ['detectWithin', detectWithin],
   ] as const) {
-    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 2 * SECOND)) {
-      throw outOfRange(`request.${name}`, '>= 2000 (ms)', value)
-    }
+    if (value === undefined) continue
+    if (typeof value !== 'number') throw invalidArgType(`request.${name}`, 'of type number', value)
+    if (!Number.isFinite(value) || value < 2 * SECOND) throw outOfRange(`request.${name}`, '>= 2000 (ms) and finite', value)
   }
-  if (!Number.isInteger(count) || count < 1 || count > 127) throw outOfRange('request.count', 'an integer >= 1 && <= 127', count)
+  if (request.count !== undefined && (!Number.isInteger(request.count) || request.count < 1 || request.count > MAX_COUNT)) {
+    throw outOfRange('request.count', `an integer >= 1 && <= ${MAX_COUNT}`, request.count)
+  }
+  if (loss !== undefined && (typeof loss !== 'number' || !(loss >= 0 && loss < 1))) {
+    throw outOfRange('request.loss', '>= 0 && < 1 (a fraction: 0.01 is 1 %)', loss)
+  }
+  if (!Number.isSafeInteger(connections) || connections < 1) throw outOfRange('request.connections', 'an integer >= 1', connections)
+  if (typeof falseDropsPerYear !== 'number' || !(falseDropsPerYear > 0) || !Number.isFinite(falseDropsPerYear)) {
+    throw outOfRange('request.falseDropsPerYear', '> 0 and finite', falseDropsPerYear)
+  }
   if (idleTimeout === undefined && detectWithin === undefined) {
     throw invalidArgValue('request', request, 'must give idleTimeout, detectWithin or both')
   }
+  const reasoning: string[] = []
   // Whole seconds from 1 s to the largest idle and interval every platform takes.
   const wholeSeconds = (ms: number) => Math.min(MAX_SECONDS, Math.max(1, Math.floor(ms / SECOND))) * SECOND
   const halves = [idleTimeout, detectWithin].filter((bound) => bound !== undefined).map((bound) => wholeSeconds(bound / 2))
   const idle = Math.min(...halves)
+
+  // The count: given, the default, or the smallest from 3 up within the false-drop budget.
+  const budgetFor = (count: number) => {
+    const model = falseDropModel({ idle, count, loss: loss ?? 0 })
+    const perDay = model.perConnectionPerDay * connections
+    return { ...model, perDay, perYear: perDay * YEAR_DAYS }
+  }
+  let count = request.count ?? 3
+  if (loss !== undefined && request.count === undefined) {
+    while (count <= MAX_COUNT && budgetFor(count).perYear > falseDropsPerYear) count += 1
+    if (count > MAX_COUNT) {
+      throw planError(
+        `no count up to ${MAX_COUNT} keeps the expected false drops of ${connections} connection(s) at ${percent(loss)} loss ` +
+          `within ${number(falseDropsPerYear)} a year with idle ${seconds(idle)}: the link loses too much for keepalive to tell a lost probe from a dead peer`,
+      )
+    }
+  }
+
   const intervals: number[] = []
   // Every probe of a lost sequence before the middlebox forgets: idle + interval x (count - 1) < T.
   if (idleTimeout !== undefined) intervals.push(wholeSeconds((idleTimeout - idle - SECOND) / Math.max(1, count - 1)))
   if (detectWithin !== undefined) {
     const fits = Math.floor((detectWithin - idle) / count / SECOND) * SECOND
     if (fits < SECOND) {
-      throw keepaliveError(
-        'ERR_KEEPALIVE_PLAN',
-        `cannot find a dead peer within ${seconds(detectWithin)} with ${count} probes at least 1 s apart after an idle of ${seconds(idle)}: lower the count or raise the bound`,
-        RangeError,
-      )
+      const why =
+        loss !== undefined && request.count === undefined
+          ? `the false-drop budget needs count ${count} at ${percent(loss)} loss, and ${count} probes at least 1 s apart after an idle of ${seconds(idle)} do not fit within ${seconds(detectWithin)}: both cannot be met; raise the bound, the budget or lower the loss`
+          : `cannot find a dead peer within ${seconds(detectWithin)} with ${count} probes at least 1 s apart after an idle of ${seconds(idle)}: lower the count or raise the bound`
+      throw planError(why)
     }
-    intervals.push(fits)
+    intervals.push(Math.min(MAX_SECONDS * SECOND, fits))
   }
-  const interval = Math.min(...intervals)
+  let interval = Math.min(...intervals)
   if (idleTimeout !== undefined && idle + interval * (count - 1) >= idleTimeout) {
-    throw keepaliveError(
-      'ERR_KEEPALIVE_PLAN',
-      `cannot send ${count} probes at least 1 s apart before a middlebox forgets after ${seconds(idleTimeout)}: lower the count`,
-      RangeError,
+    throw planError(
+      loss !== undefined && request.count === undefined
+        ? `the false-drop budget needs count ${count} at ${percent(loss)} loss, and ${count} probes at least 1 s apart do not all go out before a middlebox forgets after ${seconds(idleTimeout)}: both cannot be met`
+        : `cannot send ${count} probes at least 1 s apart before a middlebox forgets after ${seconds(idleTimeout)}: lower the count`,
     )
   }
+  // TCP_USER_TIMEOUT holds at most 2^31 - 1 ms: probe more often rather than plan what the kernel refuses.
+  const cappedForUserTimeout = idle + interval * count > MAX_USER_TIMEOUT_SECONDS * SECOND
+  if (cappedForUserTimeout) interval = Math.floor((MAX_USER_TIMEOUT_SECONDS * SECOND - idle) / count / SECOND) * SECOND
   const userTimeout = idle + interval * count
 
-  const reasoning: string[] = []
   if (idleTimeout !== undefined) {
     reasoning.push(
-      `The middlebox forgets a flow idle ${seconds(idleTimeout)}: the first probe goes out by half of that (idle ${seconds(idle)}), ` +
+      `The middlebox forgets a flow idle ${seconds(idleTimeout)}: the first probe goes out by half of that (idle ${seconds(idle)}${idle === MAX_SECONDS * SECOND ? ', the largest the kernel takes' : ''}), ` +
         `and should probes be lost the last of ${count} still goes out before it forgets ` +
         `(idle + interval x ${count - 1} = ${seconds(idle + interval * (count - 1))} < ${seconds(idleTimeout)}).`,
     )
   } else {
-    reasoning.push(`No middlebox timeout given: the first probe goes out at half the detection bound (idle ${seconds(idle)}).`)
+    reasoning.push(
+      `No middlebox timeout given: the first probe goes out at half the detection bound (idle ${seconds(idle)}${idle === MAX_SECONDS * SECOND ? ', the largest the kernel takes' : ''}).`,
+    )
   }
   if (detectWithin !== undefined) {
     reasoning.push(
-      `A dead peer is found within ${seconds(detectWithin)}: idle + interval x count = ${seconds(idle)} + ${seconds(interval)} x ${count} = ${seconds(userTimeout)}.`,
+      `A dead peer is found within ${seconds(detectWithin)}: idle + interval x count = ${seconds(idle)} + ${seconds(interval)} x ${count} = ${seconds(userTimeout)}` +
+        (interval === MAX_SECONDS * SECOND ? ` (interval ${seconds(interval)} is the largest the kernel takes).` : '.'),
     )
   } else {
     reasoning.push(`A dead peer is found after idle + interval x count = ${seconds(userTimeout)}.`)
   }
+  if (cappedForUserTimeout) {
+    reasoning.push(
+      `TCP_USER_TIMEOUT holds at most 2^31 - 1 ms (${seconds(MAX_USER_TIMEOUT_SECONDS * SECOND)} in whole seconds): the interval is lowered to ${seconds(interval)} so idle + interval x count fits.`,
+    )
+  }
+
+  let falseDrops: FalseDrops | null = null
+  if (loss !== undefined) {
+    const model = budgetFor(count)
+    falseDrops = {
+      exchangeFailure: model.exchangeFailure,
+      perRound: model.perRound,
+      perConnectionPerDay: model.perConnectionPerDay,
+      perDay: model.perDay,
+      perYear: model.perYear,
+      budgetPerYear: falseDropsPerYear,
+      withinBudget: model.perYear <= falseDropsPerYear,
+    }
+    const q = model.exchangeFailure
+    reasoning.push(
+      `At ${percent(loss)} loss each way a keepalive exchange fails when the probe or its ACK is lost: q = 1 - (1 - ${number(loss)})^2 = ${number(q)}. ` +
+        `A healthy connection is dropped after ${count} failed exchanges in a row: q^${count} = ${number(model.perRound)} per round, ` +
+        `and a connection idle all day runs 86400 s / ${seconds(idle)} = ${number(DAY / idle)} rounds: ` +
+        `${number(model.perConnectionPerDay)} false drops per connection per day, ${number(model.perDay)} a day and ${number(model.perYear)} a year for ${connections} connection(s).`,
+    )
+    if (falseDrops.withinBudget) {
+      reasoning.push(
+        request.count === undefined
+          ? `Count ${count} is the smallest from 3 up that keeps that within the budget of ${number(falseDropsPerYear)} a year` +
+              (count > 3 ? ` (count ${count - 1}: ${number(budgetFor(count - 1).perYear)} a year).` : '.')
+          : `That is within the budget of ${number(falseDropsPerYear)} a year.`,
+      )
+    } else {
+      let enough = count
+      while (enough <= MAX_COUNT && budgetFor(enough).perYear > falseDropsPerYear) enough += 1
+      reasoning.push(
+        `That is above the budget of ${number(falseDropsPerYear)} a year: ` +
+          (enough <= MAX_COUNT
+            ? `count ${enough} would keep it within (${number(budgetFor(enough).perYear)} a year).`
+            : `no count up to ${MAX_COUNT} would.`),
+      )
+    }
+  }
   reasoning.push(
-    `userTimeout ${seconds(userTimeout)} (= idle + interval x count): keepalive does not probe while data is in flight; ` +
-      'TCP_USER_TIMEOUT gives such a connection up no later than an idle one.',
+    `Set userTimeout ${seconds(userTimeout)} (= idle + interval x count): keepalive does not probe while data is in flight, nor while a peer that stopped reading holds its window closed; ` +
+      'TCP_USER_TIMEOUT gives such a connection up no later than an idle one (for a closed window since Linux 5.11).',
   )
-  return { idle, interval, count, userTimeout, detection: userTimeout, reasoning }
+  reasoning.push(
+    'Keepalive will not find a peer whose process hangs while its kernel still answers the probes (the connection stays open, idle, for ever): ' +
+      'only an application heartbeat with a deadline finds that.',
+  )
+  return { idle, interval, count, userTimeout, detection: userTimeout, falseDrops, reasoning }
 }

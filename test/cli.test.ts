@@ -463,7 +463,65 @@ describe('tcp-keepalive plan', () => {
     )
     expectOneLineFailure(run(['plan', '--preset', 'aws']), 2, "unknown preset 'aws'")
     expectOneLineFailure(run(['plan', '--detect-within', '3s', '--count', '5']), 2, 'cannot find a dead peer within 3 s')
-    expectOneLineFailure(run(['plan', '--detect-within', '1m', '--count', 'x']), 2, 'The value of "request.count" is out of range')
+    expectOneLineFailure(run(['plan', '--detect-within', '1m', '--count', 'x']), 2, "--count takes a whole number of probes, got 'x'")
+    // A full-width digit is not a digit to parse: the message shows the text given, not NaN.
+    expectOneLineFailure(run(['plan', '--detect-within', '1m', '--count', '３']), 2, "--count takes a whole number of probes, got '３'")
+    expectOneLineFailure(run(['plan', '--detect-within', '1m', '--loss', '1']), 2, "--loss takes a percentage (e.g. 1% or 0.5%), got '1'")
+    expectOneLineFailure(
+      run(['plan', '--detect-within', '1m', '--connections', '10']),
+      2,
+      '--connections and --false-drops-per-year need --loss',
+    )
+  })
+
+  it.each([
+    [['--detect-within', '1000000s'], 'interval 32767 s is the largest the kernel takes'],
+    [['--idle-timeout', '100000h', '--count', '100'], 'TCP_USER_TIMEOUT holds at most 2^31 - 1 ms'],
+  ])('plan %s stays within every kernel bound, and the preload takes its TCP_KEEPALIVE line', (args, why) => {
+    const { code, stdout } = run(['plan', ...args])
+    expect(code).toBe(0)
+    expect(stdout).toContain(why)
+    const line = /^TCP_KEEPALIVE="(.+)"$/m.exec(stdout)![1]
+    const preload = spawnSync(process.execPath, ['--require', path.join(root, 'dist', 'register.js'), '-e', '0'], {
+      encoding: 'utf8',
+      env: { ...process.env, TCP_KEEPALIVE: line },
+    })
+    expect({ status: preload.status, stderr: preload.stderr }).toEqual({ status: 0, stderr: '' })
+  })
+
+  it('--loss: the expected false drops, and the smallest count from 3 up within the budget', () => {
+    const { code, stdout } = run([
+      'plan',
+      '--idle-timeout',
+      '350s',
+      '--detect-within',
+      '2m',
+      '--loss',
+      '1%',
+      '--connections',
+      '10000',
+      '--json',
+    ])
+    expect(code).toBe(0)
+    const plan = JSON.parse(stdout)
+    // q = 1 - 0.99^2 = 0.0199; idle 60 s: 1440 rounds a day; count 5 gives 16.4 a year for 10 000 connections, count 6 0.326.
+    expect(plan.options).toEqual({ idle: 60_000, interval: 10_000, count: 6, userTimeout: 120_000 })
+    expect(plan.falseDrops).toMatchObject({ budgetPerYear: 1, withinBudget: true })
+    expect(plan.falseDrops.exchangeFailure).toBeCloseTo(0.0199, 10)
+    expect(plan.falseDrops.perYear).toBeCloseTo(10_000 * 365 * 1440 * 0.0199 ** 6, 6)
+    expect(plan.reasoning.join('\n')).toMatch(/q = 1 - \(1 - 0\.01\)\^2 = 0\.0199\. .* q\^6 = 6\.21e-11 per round/)
+    expect(plan.reasoning.join('\n')).toContain(
+      'Count 6 is the smallest from 3 up that keeps that within the budget of 1 a year (count 5: 16.4 a year)',
+    )
+    expect(plan.reasoning.join('\n')).toContain('only an application heartbeat with a deadline finds that')
+  })
+
+  it('--loss with a detection bound the needed count cannot fit: says both cannot be met', () => {
+    expectOneLineFailure(
+      run(['plan', '--detect-within', '10s', '--loss', '20%', '--connections', '1000']),
+      2,
+      'the false-drop budget needs count 23 at 20 % loss, and 23 probes at least 1 s apart after an idle of 5 s do not fit within 10 s: both cannot be met',
+    )
   })
 })
 

@@ -251,5 +251,23 @@ describe('planKeepalive', () => {
     expect(() => planKeepalive({ detectWithin: 3_000, count: 5 })).toThrow(expect.objectContaining({ code: 'ERR_KEEPALIVE_PLAN' }))
     expect(() => planKeepalive({ idleTimeout: 3_000, count: 5 })).toThrow(expect.objectContaining({ code: 'ERR_KEEPALIVE_PLAN' }))
     expect(() => planKeepalive({})).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }))
+    expect(() => planKeepalive({ detectWithin: 60_000, loss: 1 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }))
+    expect(() => planKeepalive({ detectWithin: 60_000, loss: 0.99, connections: 1000 })).toThrow(
+      expect.objectContaining({ code: 'ERR_KEEPALIVE_PLAN', message: expect.stringContaining('no count up to 127') }),
+    )
+  })
+
+  it('with a loss rate: count from the false-drop model (q = 1 - (1 - p)^2, q^count per round, 86 400 / idle rounds a day)', () => {
+    const plan = planKeepalive({ detectWithin: 60_000, loss: 0.01, connections: 1000 })
+    const q = 1 - 0.99 ** 2
+    const perYear = (count: number) => 1000 * 365 * (86_400 / 30) * q ** count
+    expect(perYear(plan.count)).toBeLessThanOrEqual(1)
+    expect(perYear(plan.count - 1)).toBeGreaterThan(1)
+    expect(plan).toMatchObject({ idle: 30_000, count: 6, interval: 5_000 })
+    expect(plan.falseDrops!.perYear).toBeCloseTo(perYear(6), 10)
+    // An explicit count is kept, and the reasoning says what it costs.
+    const forced = planKeepalive({ detectWithin: 60_000, loss: 0.01, connections: 1000, count: 2 })
+    expect(forced.falseDrops).toMatchObject({ withinBudget: false })
+    expect(forced.reasoning.join(' ')).toContain('above the budget of 1 a year: count 6 would keep it within')
   })
 })

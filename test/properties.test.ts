@@ -8,7 +8,8 @@ import { closeSync, openSync } from 'node:fs'
 import net from 'node:net'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { configureKeepalive, type KeepaliveState, keepaliveSupport, readKeepalive } from '../lib/index.js'
+import { deadPeerDetectionMs } from '../lib/detection.js'
+import { configureKeepalive, type KeepaliveState, keepaliveSupport, planKeepalive, readKeepalive } from '../lib/index.js'
 import { closeAll, fdOf, tcpPair } from './helpers.js'
 
 /** Cases per property: TCP_KEEPALIVE_FUZZ_RUNS (npm run fuzz), else a few thousand. */
@@ -187,6 +188,112 @@ describe(`properties (${RUNS} cases each)`, () => {
         }),
         { numRuns: RUNS },
       )
+    },
+  )
+})
+
+// ---- planKeepalive over its whole input space: every plan it returns is what the kernel holds.
+
+/** A duration in ms: absent, anywhere from below the 2 s floor to far past every kernel bound, or not one. */
+const planDuration: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 6, arbitrary: fc.constant(undefined) },
+  { weight: 8, arbitrary: fc.integer({ min: 2_000, max: 4 * 3_600_000 }) },
+  { weight: 6, arbitrary: fc.double({ min: 3.2, max: 16, noNaN: true }).map((exponent) => 10 ** exponent) }, // 1.6 s .. 1e16 ms
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(1_999, 2_000, 2_001, 2_999.5, 65_534_000, 65_536_000, 2 ** 31, 4_294_967_295_000, Number.MAX_SAFE_INTEGER),
+  },
+  { weight: 1, arbitrary: fc.constantFrom(NaN, Infinity, -Infinity, -1, 0, Number.MAX_VALUE, '60s', null, true) },
+)
+
+const planRequest = fc.record(
+  {
+    idleTimeout: planDuration,
+    detectWithin: planDuration,
+    count: fc.oneof(
+      { weight: 6, arbitrary: fc.constant(undefined) },
+      { weight: 6, arbitrary: fc.integer({ min: 1, max: 127 }) },
+      { weight: 1, arbitrary: fc.constantFrom(0, 128, 1.5, -1, NaN, '3', null) },
+    ),
+    loss: fc.oneof(
+      { weight: 6, arbitrary: fc.constant(undefined) },
+      { weight: 6, arbitrary: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }) },
+      { weight: 3, arbitrary: fc.double({ min: -9, max: -0.01, noNaN: true }).map((exponent) => 10 ** exponent) },
+      { weight: 1, arbitrary: fc.constantFrom(0, 1, 1.01, -0.01, NaN, '1%', null) },
+    ),
+    connections: fc.oneof(
+      { weight: 6, arbitrary: fc.constant(undefined) },
+      { weight: 4, arbitrary: fc.integer({ min: 1, max: 1_000_000_000 }) },
+      { weight: 1, arbitrary: fc.constantFrom(0, -1, 1.5, 2 ** 53, NaN, '10') },
+    ),
+    falseDropsPerYear: fc.oneof(
+      { weight: 6, arbitrary: fc.constant(undefined) },
+      { weight: 4, arbitrary: fc.double({ min: -6, max: 6, noNaN: true }).map((exponent) => 10 ** exponent) },
+      { weight: 1, arbitrary: fc.constantFrom(0, -1, Infinity, NaN, '1') },
+    ),
+  },
+  { requiredKeys: [] },
+)
+
+/** Whether the request itself is well formed (the README's bounds), whatever the network makes possible. */
+function wellFormed(request: Record<string, unknown>): boolean {
+  const duration = (value: unknown) => value === undefined || (typeof value === 'number' && Number.isFinite(value) && value >= 2_000)
+  const { idleTimeout, detectWithin, count, loss, connections, falseDropsPerYear } = request
+  return (
+    duration(idleTimeout) &&
+    duration(detectWithin) &&
+    (idleTimeout !== undefined || detectWithin !== undefined) &&
+    (count === undefined || (Number.isInteger(count) && (count as number) >= 1 && (count as number) <= 127)) &&
+    (loss === undefined || (typeof loss === 'number' && loss >= 0 && loss < 1)) &&
+    (connections === undefined || (Number.isSafeInteger(connections) && (connections as number) >= 1)) &&
+    (falseDropsPerYear === undefined ||
+      (typeof falseDropsPerYear === 'number' && falseDropsPerYear > 0 && Number.isFinite(falseDropsPerYear)))
+  )
+}
+
+describe(`planKeepalive (${RUNS} cases)`, () => {
+  it(
+    'every plan round-trips through configureKeepalive -> readKeepalive exactly and meets its bounds; the rest is a coded error',
+    { timeout },
+    () => {
+      const tally = { planned: 0, cannot: 0, malformed: 0 }
+      fc.assert(
+        fc.property(planRequest, (request) => {
+          let plan: ReturnType<typeof planKeepalive> | undefined
+          const error = attempt(() => (plan = planKeepalive(request as never)))
+          if (!wellFormed(request)) {
+            tally.malformed++
+            expect(error).toMatchObject({ code: expect.stringMatching(/^ERR_(OUT_OF_RANGE|INVALID_ARG_TYPE|INVALID_ARG_VALUE)$/) })
+            return
+          }
+          if (error) {
+            // Well formed but not possible on this network: said so, with the numbers, never a bad plan.
+            tally.cannot++
+            expect(error).toMatchObject({ code: 'ERR_KEEPALIVE_PLAN', name: 'RangeError' })
+            expect(error.message).not.toMatch(/NaN|Infinity|undefined/)
+            return
+          }
+          tally.planned++
+          const { idle, interval, count, userTimeout, detection, falseDrops, reasoning } = plan!
+          const options = { idle, interval, count, userTimeout }
+          expect(attempt(() => configureKeepalive(client, options))).toBeNull()
+          expect(readKeepalive(client)).toEqual({ enabled: true, ...options })
+          expect(detection).toBe(deadPeerDetectionMs({ enabled: true, ...options }))
+          expect(userTimeout).toBe(idle + interval * count)
+          const { idleTimeout, detectWithin, loss } = request as { idleTimeout?: number; detectWithin?: number; loss?: number }
+          if (detectWithin !== undefined) expect(idle + interval * count).toBeLessThanOrEqual(detectWithin)
+          if (idleTimeout !== undefined) expect(idle + interval * (count - 1)).toBeLessThan(idleTimeout)
+          if (request.count !== undefined) expect(count).toBe(request.count)
+          if (loss === undefined) expect(falseDrops).toBeNull()
+          else if (request.count === undefined) expect(falseDrops!.withinBudget).toBe(true)
+          expect(reasoning.join('\n')).not.toMatch(/NaN|Infinity|undefined/)
+        }),
+        { numRuns: RUNS },
+      )
+      console.log(
+        `planKeepalive: ${tally.planned} plans read back exactly, ${tally.cannot} refused as impossible, ${tally.malformed} malformed`,
+      )
+      expect(tally.planned).toBeGreaterThan(RUNS / 4) // the property is about plans, not about refusals
     },
   )
 })
