@@ -8,6 +8,7 @@ import { formatDuration } from '../lib/cli/format.js'
 import { parseEndpoint } from '../lib/cli/inspect.js'
 import { deadPeerDetectionMs } from '../lib/detection.js'
 import { labUnavailableReason } from '../lib/lab/netns.js'
+import { allScenarios } from '../lib/lab/scenarios.js'
 import { bin, canDropRoot, expectOneLineFailure, run } from './cli-run.js'
 import { canRun } from './helpers.js'
 
@@ -404,11 +405,11 @@ describe('tcp-keepalive demo --network', () => {
 
   it.skipIf(!canRun(`the network lab: ${unavailable}`, unavailable === null))(
     'runs every lab scenario live and ends with a table of outcomes',
-    { timeout: 90_000 },
+    { timeout: 150_000 },
     () => {
       const { code, stdout } = run(['demo', '--network'])
       expect(code).toBe(0)
-      expect(stdout.match(/: as expected \(/g)).toHaveLength(6)
+      expect(stdout.match(/: as expected \(/g)).toHaveLength(allScenarios().length)
       expect(stdout).toMatch(/^Dead peer: the server's link is cut while idle +idle 1 s, interval 1 s, count 2 +ETIMEDOUT +\d+ ms/m)
       expect(stdout).toMatch(/^ +kernel defaults \(keepalive on\) +still open +- /m)
       expect(stdout).toMatch(
@@ -419,13 +420,20 @@ describe('tcp-keepalive demo --network', () => {
 
   it.skipIf(!canRun(`the network lab: ${unavailable}`, unavailable === null))(
     '--json: one JSON document of every measurement, no progress lines',
-    { timeout: 90_000 },
+    { timeout: 150_000 },
     () => {
       const { code, stdout } = run(['demo', '--network', '--json'])
       expect(code).toBe(0)
       const { ok, scenarios } = JSON.parse(stdout)
       expect(ok).toBe(true)
-      expect(scenarios).toHaveLength(6)
+      expect(scenarios.map((scenario: { id: string }) => scenario.id)).toEqual(allScenarios().map((scenario) => scenario.id))
+      for (const id of ['hung-peer-idle', 'hung-peer-data', 'per-hop', 'lossy-link']) {
+        const { measurements } = scenarios.find((scenario: { id: string }) => scenario.id === id)
+        expect(measurements.length).toBeGreaterThanOrEqual(3) // with their control rows
+        expect(measurements.every((m: { ok: boolean }) => m.ok)).toBe(true)
+      }
+      const lossy = scenarios.find((scenario: { id: string }) => scenario.id === 'lossy-link')
+      expect(lossy.measurements[0].falseDrops).toMatchObject({ measured: expect.any(Number), predicted: expect.any(Number) })
       const deadPeer = scenarios.find((scenario: { id: string }) => scenario.id === 'dead-peer')
       expect(deadPeer.measurements[0]).toMatchObject({ outcome: 'ETIMEDOUT', ok: true, measuredMs: expect.any(Number) })
     },

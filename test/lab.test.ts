@@ -17,6 +17,10 @@ import {
   type Scenario,
   serverSideScenario,
 } from '../lib/lab/scenarios.js'
+import { hungPeerDataScenario, hungPeerIdleScenario } from '../lib/lab/hung-peer.js'
+import { lossyLinkScenario } from '../lib/lab/lossy-link.js'
+import { perHopScenario } from '../lib/lab/per-hop.js'
+import { falseDropModel } from '../lib/plan.js'
 import { canRun } from './helpers.js'
 
 const unavailable = labUnavailableReason()
@@ -113,6 +117,88 @@ describe.skipIf(!runs)(`network lab${runs ? '' : ` (skipped: ${unavailable})`}`,
     expect(m.outcome).toBe('ETIMEDOUT, freed')
     expect(m.measuredMs).toBeLessThanOrEqual(4_000)
     expect(m.ok).toBe(true)
+  })
+
+  describe('what keepalive cannot see', () => {
+    it('a hung peer, idle: its kernel answers every probe, so only an application heartbeat notices', { timeout: 30_000 }, async () => {
+      const result = await run(hungPeerIdleScenario())
+      // Keepalive 1/1/2 would give up after 3 s of unanswered probes: 5 s after the hang it is still open, no probe unanswered.
+      expect(measurement(result, 'hung server, idle 1 s')).toMatchObject({
+        outcome: expect.stringMatching(/^still open, no probe unanswered/),
+        ok: true,
+      })
+      const heartbeat = measurement(result, 'hung server, heartbeat')
+      expect(heartbeat.outcome).toBe('HEARTBEAT_TIMEOUT')
+      expect(heartbeat.measuredMs).toBeGreaterThan(0)
+      expect(heartbeat.measuredMs).toBeLessThanOrEqual(500 + 1_000 + 1_000) // interval + deadline + 1 s
+      expect(measurement(result, 'live server, heartbeat')).toMatchObject({
+        outcome: expect.stringMatching(/^still open, \d+ pongs$/),
+        ok: true,
+      })
+    })
+
+    it('a hung peer with data in flight: the window closes; only userTimeout ends it, within U + 1 s', { timeout: 30_000 }, async () => {
+      const result = await run(hungPeerDataScenario(3_000))
+      const bounded = measurement(result, 'hung server, idle 1 s, interval 1 s, count 2, userTimeout 3 s')
+      expect(bounded.outcome).toBe('ETIMEDOUT')
+      expect(bounded.measuredMs).toBeGreaterThanOrEqual(3_000 - 500)
+      expect(bounded.measuredMs).toBeLessThanOrEqual(4_000)
+      const kept = result.find((m) => m.label === 'hung server, idle 1 s, interval 1 s, count 2')!
+      expect(kept.outcome).toMatch(/^still open, \d+ bytes queued in the kernel \(ss Send-Q\), probing the zero window$/)
+      expect(measurement(result, 'live server')).toMatchObject({ outcome: 'delivered, still open', ok: true })
+    })
+
+    it(
+      "keepalive is per hop: only keepalive on the proxy's upstream socket (the preload) or a heartbeat gets the answer through",
+      { timeout: 30_000 },
+      async () => {
+        const result = await run(perHopScenario(2))
+        for (const name of ['through the proxy, no keepalive anywhere', "through the proxy, keepalive on the client's socket only"]) {
+          expect(measurement(result, name).outcome).toMatch(/^nothing arrived/)
+        }
+        expect(measurement(result, "through the proxy, keepalive on the client's socket only").outcome).toContain(
+          "keepalive timer on the client's socket: yes, on the proxy's upstream socket: no",
+        )
+        const preload = measurement(result, 'through the proxy under the preload')
+        expect(preload.outcome).toBe("received (keepalive timer on the client's socket: no, on the proxy's upstream socket: yes)")
+        for (const m of [preload, measurement(result, 'through the proxy, an application heartbeat')]) {
+          expect(m.measuredMs).toBeGreaterThanOrEqual(4_000)
+          expect(m.measuredMs).toBeLessThanOrEqual(5_000)
+        }
+        expect(result.every((m) => m.ok)).toBe(true)
+      },
+    )
+
+    it("a lossy link: lost probes drop healthy connections at the rate the plan's model predicts", { timeout: 30_000 }, async () => {
+      const loss = 0.1
+      const result = await run(lossyLinkScenario(loss, 8_000))
+      const rounds = result[0].falseDrops!.rounds
+      expect(rounds).toBeGreaterThanOrEqual(6) // about one probe a second for 8 s
+      expect(rounds).toBeLessThanOrEqual(8)
+      const q = 1 - (1 - loss) ** 2
+      for (const [label, count] of [
+        ['count 1', 1],
+        ['count 2', 2],
+      ] as const) {
+        const { falseDrops, ok } = measurement(result, label)
+        // The model the plan uses, and a bound of 4.5 binomial standard deviations around it (n - 1 .. n + 1 rounds).
+        expect(falseDropModel({ idle: 1_000, count, loss }).perRound).toBeCloseTo(q ** count, 12)
+        expect(falseDrops!.predicted).toBeCloseTo(1 - (1 - q ** count) ** rounds, 12)
+        const spread = (f: number) => 4.5 * Math.sqrt((f * (1 - f)) / falseDrops!.connections)
+        const [lowest, highest] = [1 - (1 - q ** count) ** (rounds - 1), 1 - (1 - q ** count) ** (rounds + 1)]
+        expect(falseDrops!.measured).toBeGreaterThanOrEqual(lowest - spread(lowest))
+        expect(falseDrops!.measured).toBeLessThanOrEqual(highest + spread(highest))
+        expect(falseDrops!.dropped).toBeGreaterThan(0) // aggressive settings do drop healthy connections
+        expect(ok).toBe(true)
+      }
+      console.log(
+        'lossy link, measured vs predicted false-drop fraction:',
+        result.map((m) => `${m.label}: ${m.falseDrops?.measured ?? 0} vs ${m.falseDrops?.predicted ?? 0}`),
+      )
+      // Controls: count 8 (the model expects 1e-5 drops here) and no keepalive (no probes to lose) keep every connection.
+      expect(measurement(result, 'count 8').falseDrops!.dropped).toBe(0)
+      expect(measurement(result, 'no keepalive').outcome).toMatch(/^0 of 50 dropped/)
+    })
   })
 
   describe('harness', () => {

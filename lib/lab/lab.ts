@@ -3,6 +3,10 @@
 //
 //   client (c0) --- (rc) router (rs) --- (s0) server
 //
+// or, with a proxy host that terminates TCP between the client and the router:
+//
+//   client (c0) --- (pc) proxy (p0) --- (rc) router (rs) --- (s0) server
+//
 // A link is cut by taking a host's own interface down: the other host's
 // link stays up, so its packets leave it and vanish behind the router, as
 // they do when a peer loses power or a cable far away. The router stays
@@ -23,6 +27,8 @@ export interface LabOptions {
    * new flows in only with a SYN, like a NAT, stateful firewall or LVS.
    */
   forgetIdleFlowsAfterSeconds?: number
+  /** A proxy host between the client and the router: the client reaches only it (at proxyAddress). */
+  proxy?: boolean
 }
 
 const ADDRESSES = {
@@ -30,6 +36,9 @@ const ADDRESSES = {
   routerClientSide: '192.0.2.1/24',
   routerServerSide: '198.51.100.1/24',
   server: '198.51.100.2/24',
+  /** The client's link to the proxy host, when there is one. */
+  clientBehindProxy: '203.0.113.2/24',
+  proxyClientSide: '203.0.113.1/24',
 }
 
 const SILENT_ROUTER_RULES = `table inet lab {
@@ -52,17 +61,29 @@ const MIDDLEBOX_RULES = `table inet middlebox {
 /** The tests run lib/ from source, but a peer is a plain node process: it always runs the built file. */
 const BESIDE = path.join(__dirname, 'peer.js')
 const PEER_SCRIPT = existsSync(BESIDE) ? BESIDE : path.join(__dirname, '..', '..', 'dist', 'lab', 'peer.js')
+/** The preload, tcp-keepalive/register, as built (a peer started with `preload` runs under it). */
+const REGISTER_SCRIPT = path.join(path.dirname(PEER_SCRIPT), '..', 'register.js')
 
-type Host = 'client' | 'server'
+type Host = 'client' | 'server' | 'proxy'
+
+export interface StartOptions {
+  /** Run the peer under the preload (`--require tcp-keepalive/register`) with this TCP_KEEPALIVE. */
+  preload?: string
+}
 
 export class Lab {
   readonly serverAddress: string
-  private readonly namespaces: Record<'client' | 'router' | 'server', string>
+  /** Where the client reaches the proxy host (with `proxy`). */
+  readonly proxyAddress: string
+  private readonly namespaces: Record<'client' | 'router' | 'server', string> & { proxy?: string }
   private readonly peers = new Set<Peer>()
 
   constructor(readonly options: LabOptions = {}) {
-    const { c, r, s } = createNamespaces(['c', 'r', 's'] as const)
-    this.namespaces = { client: c, router: r, server: s }
+    const { c, r, s, p } = createNamespaces(options.proxy ? (['c', 'r', 's', 'p'] as const) : (['c', 'r', 's'] as const)) as Record<
+      'c' | 'r' | 's',
+      string
+    > & { p?: string }
+    this.namespaces = { client: c, router: r, server: s, ...(p === undefined ? {} : { proxy: p }) }
     try {
       this.build()
     } catch (error) {
@@ -70,11 +91,17 @@ export class Lab {
       throw error
     }
     this.serverAddress = ADDRESSES.server.split('/')[0]
+    this.proxyAddress = ADDRESSES.proxyClientSide.split('/')[0]
   }
 
   private build(): void {
     const { router } = this.namespaces
-    this.joinRouter('client')
+    if (this.options.proxy) {
+      this.joinRouter('proxy')
+      this.joinProxy()
+    } else {
+      this.joinRouter('client')
+    }
     this.joinRouter('server')
     inNamespace(router, ['sysctl', '-qw', 'net.ipv4.ip_forward=1'])
     inNamespace(router, ['nft', '-f', '-'], SILENT_ROUTER_RULES)
@@ -92,25 +119,43 @@ export class Lab {
 
   /** A host's veth link to the router, both addresses, and the host's default route (made again when the server reboots). */
   private joinRouter(host: Host): void {
-    const namespace = this.namespaces[host]
+    const namespace = this.namespace(host)
     const { router } = this.namespaces
-    const [device, routerDevice] = host === 'client' ? ['c0', 'rc'] : ['s0', 'rs']
+    const [device, routerDevice] = { client: ['c0', 'rc'], proxy: ['p0', 'rc'], server: ['s0', 'rs'] }[host]
     const [cidr, routerCidr] =
-      host === 'client' ? [ADDRESSES.client, ADDRESSES.routerClientSide] : [ADDRESSES.server, ADDRESSES.routerServerSide]
-    ip('link', 'add', device, 'netns', namespace, 'type', 'veth', 'peer', 'name', routerDevice, 'netns', router)
+      host === 'server' ? [ADDRESSES.server, ADDRESSES.routerServerSide] : [ADDRESSES.client, ADDRESSES.routerClientSide]
+    this.link(namespace, device, cidr, router, routerDevice, routerCidr)
+  }
+
+  /** The client's link to the proxy host, its only way out. */
+  private joinProxy(): void {
+    this.link(this.namespaces.client, 'c0', ADDRESSES.clientBehindProxy, this.namespace('proxy'), 'pc', ADDRESSES.proxyClientSide)
+  }
+
+  /** A veth pair from a host to its gateway, both addresses, and the host's default route via the gateway. */
+  private link(namespace: string, device: string, cidr: string, gateway: string, gatewayDevice: string, gatewayCidr: string): void {
+    ip('link', 'add', device, 'netns', namespace, 'type', 'veth', 'peer', 'name', gatewayDevice, 'netns', gateway)
     for (const [where, dev, address] of [
       [namespace, device, cidr],
-      [router, routerDevice, routerCidr],
+      [gateway, gatewayDevice, gatewayCidr],
     ]) {
       ip('-n', where, 'addr', 'add', address, 'dev', dev)
       ip('-n', where, 'link', 'set', dev, 'up')
     }
-    ip('-n', namespace, 'route', 'add', 'default', 'via', routerCidr.split('/')[0])
+    ip('-n', namespace, 'route', 'add', 'default', 'via', gatewayCidr.split('/')[0])
+  }
+
+  private namespace(host: Host): string {
+    const name = this.namespaces[host]
+    if (name === undefined) throw new Error(`this lab has no ${host} host (new Lab({ ${host}: true }))`)
+    return name
   }
 
   /** Starts a peer program on a host; resolves once it reports ready (listening, or all connected). */
-  async start(host: Host, config: PeerConfig): Promise<Peer> {
-    const peer = new Peer(this.spawn(host, [process.execPath, PEER_SCRIPT, JSON.stringify(config)]), host)
+  async start(host: Host, config: PeerConfig, options: StartOptions = {}): Promise<Peer> {
+    const preload =
+      options.preload === undefined ? [] : ['env', `TCP_KEEPALIVE=${options.preload}`, `NODE_OPTIONS=--require ${REGISTER_SCRIPT}`]
+    const peer = new Peer(this.spawn(host, [...preload, process.execPath, PEER_SCRIPT, JSON.stringify(config)]), host)
     this.peers.add(peer)
     await peer.next((event) => event.event === 'ready', 10_000)
     return peer
@@ -118,22 +163,65 @@ export class Lab {
 
   /** Runs any program on a host (killed when the lab closes, with everything else in its namespace). */
   spawn(host: Host, command: string[]): ChildProcess {
-    return spawn('ip', ['netns', 'exec', this.namespaces[host], ...command], { stdio: ['pipe', 'pipe', 'pipe'] })
+    return spawn('ip', ['netns', 'exec', this.namespace(host), ...command], { stdio: ['pipe', 'pipe', 'pipe'] })
   }
 
   /** The command prefix that runs a program on a host: ip netns exec NAME. */
   namespaceCommand(host: Host): string[] {
-    return ['ip', 'netns', 'exec', this.namespaces[host]]
+    return ['ip', 'netns', 'exec', this.namespace(host)]
+  }
+
+  /**
+   * The router drops this fraction of the packets it forwards, each independently (nftables
+   * `numgen random`: this kernel has no netem), in both directions; null stops it.
+   */
+  setLoss(fraction: number | null): void {
+    const { router } = this.namespaces
+    if (fraction === null) {
+      inNamespace(router, ['nft', 'delete', 'table', 'inet', 'loss'])
+      return
+    }
+    const perTenThousand = Math.round(fraction * 10_000)
+    if (!(perTenThousand >= 0 && perTenThousand <= 10_000)) throw new RangeError(`a loss of ${fraction} is not a fraction`)
+    const rules = `table inet loss {
+  chain forward {
+    type filter hook forward priority -10; policy accept;
+    counter
+    numgen random mod 10000 < ${perTenThousand} counter drop
+  }
+}
+`
+    inNamespace(router, ['nft', '-f', '-'], rules)
+  }
+
+  /** Packets the router saw and dropped since setLoss (nftables counters). */
+  lossCounters(): { packets: number; dropped: number } {
+    const listing = inNamespace(this.namespaces.router, ['nft', 'list', 'table', 'inet', 'loss'])
+    const [packets, dropped] = [...listing.matchAll(/counter packets (\d+)/g)].map((match) => Number(match[1]))
+    return { packets, dropped }
   }
 
   /** Takes the host's own interface down: the other host now talks into a void, with no RST and no ICMP. */
   cutLink(host: Host): void {
-    ip('-n', this.namespaces[host], 'link', 'set', host === 'client' ? 'c0' : 's0', 'down')
+    ip('-n', this.namespace(host), 'link', 'set', { client: 'c0', proxy: 'p0', server: 's0' }[host], 'down')
+  }
+
+  /** TCP segments each socket of a host has sent (ss segs_out, keepalive probes included), by local port. */
+  segmentsSent(host: Host): Map<number, number> {
+    const sent = new Map<number, number>()
+    let port: number | undefined
+    for (const line of inNamespace(this.namespace(host), ['ss', '-tniH']).split('\n')) {
+      const local = /^\S+\s+\d+\s+\d+\s+\S+:(\d+)\s/.exec(line)
+      if (local) port = Number(local[1])
+      const segments = /segs_out:(\d+)/.exec(line)
+      if (segments && port !== undefined) sent.set(port, Number(segments[1]))
+    }
+    return sent
   }
 
   /** ss -tnoi inside a host's namespace, for one local port. */
   ss(host: Host, localPort: number): string {
-    return inNamespace(this.namespaces[host], ['ss', '-tnoiH', `sport = :${localPort}`])
+    return inNamespace(this.namespace(host), ['ss', '-tnoiH', `sport = :${localPort}`])
   }
 
   /** The server host crashes (its programs and all its connection state vanish) and comes back with the same address. */
@@ -151,7 +239,7 @@ export class Lab {
 
   close(): void {
     for (const peer of this.peers) peer.kill()
-    for (const name of Object.values(this.namespaces)) deleteNamespace(name)
+    for (const name of Object.values(this.namespaces)) if (name !== undefined) deleteNamespace(name)
   }
 }
 
@@ -204,6 +292,11 @@ export class Peer {
 
   send(command: PeerCommand): void {
     this.child.stdin!.write(`${JSON.stringify(command)}\n`)
+  }
+
+  /** SIGSTOP hangs the program (its kernel still answers for its sockets); SIGCONT resumes it. */
+  signal(signal: 'SIGSTOP' | 'SIGCONT'): void {
+    this.child.kill(signal) // ip netns exec execs the program: the child is the peer itself
   }
 
   kill(): void {

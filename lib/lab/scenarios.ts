@@ -4,9 +4,12 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { deadPeerDetectionMs } from '../detection.js'
 import type { KeepaliveOptions } from '../index.js'
+import { hungPeerDataScenario, hungPeerIdleScenario } from './hung-peer.js'
 import { Lab, type Peer } from './lab.js'
 import { nginxScenario } from './nginx.js'
+import { lossyLinkScenario } from './lossy-link.js'
 import { type Connection, serverSideName } from './peer.js'
+import { perHopScenario } from './per-hop.js'
 
 export interface Measurement {
   /** The connection: what it had. */
@@ -22,6 +25,8 @@ export interface Measurement {
   ok: boolean
   /** What TCP_INFO showed along the way (ms from the reference point), where it was watched. */
   timeline?: Array<{ atMs: number; what: string }>
+  /** For a group of connections on a lossy link: the fraction dropped, the model's prediction and the bound. */
+  falseDrops?: { connections: number; dropped: number; measured: number; predicted: number; low: number; high: number; rounds: number }
 }
 
 export interface Scenario {
@@ -325,5 +330,18 @@ export function serverSideScenario(): Scenario {
 }
 
 export function allScenarios(): Scenario[] {
-  return [middleboxScenario(), deadPeerScenario(), peerRebootedScenario(), dataInFlightScenario(), serverSideScenario(), nginxScenario()]
+  return [
+    middleboxScenario(),
+    deadPeerScenario(),
+    peerRebootedScenario(),
+    dataInFlightScenario(),
+    serverSideScenario(),
+    // What keepalive cannot see, each in its own file.
+    hungPeerIdleScenario(),
+    hungPeerDataScenario(),
+    perHopScenario(),
+    lossyLinkScenario(),
+    // The LVS + nginx incident, repaired by tcp-keepalive apply.
+    nginxScenario(),
+  ]
 }

@@ -1,0 +1,36 @@
+// Small helpers the scenarios in their own files share: a lab that is always
+// closed, connection labels, and the grace given on top of a bound.
+import type { KeepaliveOptions } from '../index.js'
+import type { Lab, Peer } from './lab.js'
+import type { PeerEvent } from './peer.js'
+
+/** Grace on top of a bound: timers, scheduling, and the child processes' reporting. */
+export const SLACK_MS = 1000
+
+export async function withLab<T>(lab: Lab, body: (lab: Lab) => Promise<T>): Promise<T> {
+  try {
+    return await body(lab)
+  } finally {
+    lab.close()
+  }
+}
+
+/** 'idle 1 s, interval 1 s, count 2' */
+export function settingsLabel(options: KeepaliveOptions | undefined): string {
+  if (!options) return 'no keepalive'
+  return Object.entries(options)
+    .map(([key, value]) => (key === 'count' ? `count ${value}` : `${key} ${Number(value) / 1000} s`))
+    .join(', ')
+}
+
+/** The first event of a kind for a connection that matches. */
+export function findEvent<K extends PeerEvent['event']>(
+  peer: Peer,
+  kind: K,
+  name: string,
+  matches: (event: Extract<PeerEvent, { event: K }>) => boolean = () => true,
+): Extract<PeerEvent, { event: K }> | undefined {
+  return peer.events.find(
+    (event) => event.event === kind && 'name' in event && event.name === name && matches(event as Extract<PeerEvent, { event: K }>),
+  ) as Extract<PeerEvent, { event: K }> | undefined
+}
