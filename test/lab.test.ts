@@ -3,9 +3,11 @@
 // CI=true it must run. Measured times are printed with each scenario.
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { formatTable } from '../lib/cli/format.js'
+import { parseSsDuration } from '../lib/cli/ss.js'
 import { Lab } from '../lib/lab/lab.js'
 import { ip, labUnavailableReason } from '../lib/lab/netns.js'
 import {
@@ -200,6 +202,60 @@ describe.skipIf(!runs)(`network lab${runs ? '' : ` (skipped: ${unavailable})`}`,
       expect(measurement(result, 'no keepalive').outcome).toMatch(/^0 of 50 dropped/)
     })
   })
+
+  it(
+    'the tcp_keepalive_* sysctls are per network namespace, set only defaults, enable nothing; doctor shows its own',
+    { timeout: 20_000 },
+    () => {
+      const hostValue = () => Number(readFileSync('/proc/sys/net/ipv4/tcp_keepalive_time', 'utf8'))
+      const host = hostValue()
+      const lab = new Lab()
+      try {
+        const inside = lab.namespaceCommand('client')
+        const exec = (command: string[]) => spawnSync(inside[0], [...inside.slice(1), ...command], { encoding: 'utf8' })
+        expect(exec(['sysctl', '-qw', 'net.ipv4.tcp_keepalive_time=111']).status).toBe(0)
+        expect(exec(['cat', '/proc/sys/net/ipv4/tcp_keepalive_time']).stdout.trim()).toBe('111')
+        expect(hostValue()).toBe(host) // the host keeps its own (7200 unless someone changed it)
+        expect(host).not.toBe(111)
+        console.log(`tcp_keepalive_time: 111 in the namespace, ${host} on the host`)
+
+        // doctor reads the values of the namespace it runs in.
+        const doctor = (command: string[]) => JSON.parse(command.length ? exec(command).stdout : '')
+        const cli = [process.execPath, path.join(__dirname, '..', 'dist', 'cli', 'main.js'), 'doctor', '--json']
+        expect(doctor(cli).kernelDefaults.idle).toBe(111_000)
+        const onHost = JSON.parse(spawnSync(cli[0], cli.slice(1), { encoding: 'utf8' }).stdout)
+        expect(onHost.kernelDefaults.idle).toBe(host * 1000)
+
+        // A socket that enables SO_KEEPALIVE gets 111 s; one that does not gets no keepalive at all.
+        const script = `
+        const net = require('node:net')
+        const { configureKeepalive, readKeepalive } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'index.js'))})
+        const server = net.createServer().listen(0, '127.0.0.1', () => {
+          const port = server.address().port
+          const plain = net.connect(port, '127.0.0.1')
+          const enabled = configureKeepalive(net.connect(port, '127.0.0.1'), { enable: true })
+          let connected = 0
+          for (const socket of [plain, enabled]) socket.on('connect', () => {
+            if (++connected < 2) return
+            const ss = require('node:child_process').execFileSync('ss', ['-tnoiH', 'sport = :' + enabled.localPort + ' or sport = :' + plain.localPort], { encoding: 'utf8' })
+            console.log(JSON.stringify({ plain: readKeepalive(plain), enabled: readKeepalive(enabled), plainPort: plain.localPort, ss }))
+            process.exit(0)
+          })
+        })`
+        const result = JSON.parse(exec([process.execPath, '-e', script]).stdout)
+        expect(result.enabled).toMatchObject({ enabled: true, idle: 111_000 })
+        expect(result.plain).toMatchObject({ enabled: false })
+        const timers = result.ss.split('\n').filter((line: string) => /timer:\(keepalive,/.test(line))
+        expect(timers).toHaveLength(1) // only the socket that enabled it
+        const remaining = parseSsDuration(/timer:\(keepalive,([^,]+),/.exec(timers[0])![1])
+        expect(remaining).toBeLessThanOrEqual(111_000)
+        expect(remaining).toBeGreaterThan(100_000) // the namespace's default, not the host's 2 h
+        expect(timers[0]).not.toContain(`:${result.plainPort} `)
+      } finally {
+        lab.close()
+      }
+    },
+  )
 
   describe('harness', () => {
     it('removes its namespaces on close', () => {

@@ -1,6 +1,7 @@
 // The README's recipes, run against the real libraries. Each block between
 // "// recipe: NAME" and "// end recipe" must appear verbatim in README.md
 // (checked at the end), so the README shows code that is known to work.
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
@@ -11,12 +12,14 @@ import { Agent, setGlobalDispatcher, getGlobalDispatcher, request } from 'undici
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket, { WebSocketServer } from 'ws'
 import 'tcp-keepalive/vitest'
-import { configureKeepalive, keepaliveAgent, keepaliveConnector, keepaliveServer } from '../lib/index.js'
+import { createClient } from 'redis'
+import { configureKeepalive, keepaliveAgent, keepaliveConnector, keepaliveProcess, keepaliveServer } from '../lib/index.js'
 import { inspectProcess } from '../lib/cli/inspect.js'
 import { Lab } from '../lib/lab/lab.js'
 import { labUnavailableReason } from '../lib/lab/netns.js'
 import { canRun, closeAll, listen } from './helpers.js'
 import { Postgres, postgresUnavailableReason } from './postgres.js'
+import { ThrowawayServer } from './servers.js'
 
 afterEach(closeAll)
 
@@ -78,6 +81,53 @@ describe('servers and clients', () => {
     expect(await serverSide).toHaveKeepalive(expected)
     ws.close()
     wss.close()
+  })
+
+  it('ws heartbeat: a hung client (SIGSTOP) is terminated within two heartbeats; a live one stays', { timeout: 20_000 }, async () => {
+    const heartbeatMs = 300
+    // recipe: ws heartbeat
+    const wss = new WebSocketServer({ server: keepaliveServer(http.createServer(), { idle: 30_000, interval: 5_000, count: 3 }) })
+    wss.on('connection', (ws) => {
+      let alive = true
+      ws.on('pong', () => (alive = true))
+      const timer = setInterval(() => {
+        if (!alive) return ws.terminate() // no pong since the last ping: the peer is gone, or its process hangs
+        alive = false
+        ws.ping()
+      }, heartbeatMs)
+      ws.on('close', () => clearInterval(timer))
+    })
+    // end recipe
+    const server = wss.options.server as http.Server
+    await listen(server)
+    const url = `ws://127.0.0.1:${(server.address() as net.AddressInfo).port}`
+    const accepted: Array<{ socket: net.Socket; closedAt?: number }> = []
+    wss.on('connection', (ws, request) => {
+      const entry: { socket: net.Socket; closedAt?: number } = { socket: request.socket as net.Socket }
+      accepted.push(entry)
+      ws.on('close', () => (entry.closedAt = Date.now()))
+    })
+    const clients = ['hung', 'live'].map(() => spawn(process.execPath, [path.join(__dirname, 'children', 'ws-client.cjs'), url]))
+    try {
+      await Promise.all(clients.map((child) => once(child.stdout!, 'data')))
+      expect(accepted).toHaveLength(2)
+      for (const { socket } of accepted) expect(socket).toHaveKeepalive(expected) // keepalive beside the heartbeat
+      clients[0].kill('SIGSTOP')
+      const stoppedAt = Date.now()
+      await new Promise((resolve) => setTimeout(resolve, 5 * heartbeatMs))
+      // Which accepted socket is whose: the hung client's is the one closed.
+      const closed = accepted.filter((entry) => entry.closedAt !== undefined)
+      expect(closed).toHaveLength(1)
+      expect(closed[0].closedAt! - stoppedAt).toBeLessThanOrEqual(2 * heartbeatMs + 200)
+      console.log(
+        `ws heartbeat: a hung client terminated ${closed[0].closedAt! - stoppedAt} ms after it stopped (heartbeat ${heartbeatMs} ms)`,
+      )
+      expect(clients[1].exitCode).toBeNull() // the live client: still connected
+    } finally {
+      for (const child of clients) child.kill('SIGKILL')
+      wss.close()
+      server.close()
+    }
   })
 })
 
@@ -156,12 +206,74 @@ describe.skipIf(!canRun(`PostgreSQL: ${noPostgres}`, noPostgres === null))('pg (
   )
 })
 
+const noRedis = ThrowawayServer.unavailableReason('redis')
+describe.skipIf(!canRun(`Redis: ${noRedis}`, noRedis === null))('node-redis heartbeat against a real Redis', () => {
+  let redis: ThrowawayServer
+  beforeAll(async () => {
+    redis = await ThrowawayServer.redis()
+  }, 20_000)
+  afterAll(() => redis?.close())
+
+  it(
+    'pingInterval with socketTimeout: a hung Redis (SIGSTOP) fails the socket within pingMs + socketTimeout',
+    { timeout: 20_000 },
+    async () => {
+      const [redisPort, pingMs] = [redis.port, 300]
+      // recipe: redis heartbeat
+      const rule = keepaliveProcess({ idle: 30_000, interval: 5_000, count: 3 }, { ports: [redisPort] })
+      const client = createClient({
+        pingInterval: pingMs, // PING every pingMs: Redis itself must answer, not only its kernel
+        socket: { port: redisPort, host: '127.0.0.1', socketTimeout: 2 * pingMs }, // no answer, no traffic: the socket times out
+      })
+      // end recipe
+      const errors: Array<{ name: string; at: number }> = []
+      client.on('error', (error: Error) => errors.push({ name: error.constructor.name, at: Date.now() }))
+      // The control: pingInterval alone. Its PING to a hung Redis waits for ever, and no more PINGs go out.
+      const pingOnly = createClient({ pingInterval: pingMs, socket: { port: redisPort, host: '127.0.0.1' } })
+      const pingOnlyErrors: Error[] = []
+      pingOnly.on('error', (error: Error) => pingOnlyErrors.push(error))
+      try {
+        await Promise.all([client.connect(), pingOnly.connect()])
+        await new Promise((resolve) => setTimeout(resolve, 5 * pingMs)) // live: the pings keep the socket busy
+        expect(errors).toEqual([])
+        const sockets = inspectProcess(process.pid).filter((socket) => socket.remote === `127.0.0.1:${redisPort}`)
+        expect(sockets.length).toBeGreaterThan(0)
+        for (const { keepalive } of sockets) expect(keepalive).toMatchObject(expected) // keepalive beside the heartbeat
+        redis.signal('SIGSTOP')
+        const stoppedAt = Date.now()
+        await new Promise((resolve) => setTimeout(resolve, 3 * pingMs + 2 * pingMs + 500))
+        expect(errors[0]?.name).toBe('SocketTimeoutError')
+        expect(errors[0].at - stoppedAt).toBeLessThanOrEqual(pingMs + 2 * pingMs + 300)
+        expect(pingOnlyErrors).toEqual([])
+        console.log(
+          `node-redis: a hung Redis found after ${errors[0].at - stoppedAt} ms (pingInterval ${pingMs}, socketTimeout ${2 * pingMs}); pingInterval alone: nothing`,
+        )
+      } finally {
+        redis.signal('SIGCONT')
+        rule.stop()
+        client.destroy()
+        pingOnly.destroy()
+      }
+    },
+  )
+})
+
 describe('README', () => {
   it('shows every recipe exactly as the tests run it', () => {
     const source = [__filename, path.join(__dirname, 'servers.test.ts')].map((file) => readFileSync(file, 'utf8')).join('\n')
     const readme = readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8')
     const recipes = [...source.matchAll(/^( *)\/\/ recipe: (.+)\n([\s\S]*?)^ *\/\/ end recipe$/gm)]
-    expect(recipes.map((match) => match[2])).toEqual(['http', 'undici', 'ws server', 'ws client', 'pg', 'redis', 'mysql2'])
+    expect(recipes.map((match) => match[2])).toEqual([
+      'http',
+      'undici',
+      'ws server',
+      'ws client',
+      'ws heartbeat',
+      'pg',
+      'redis heartbeat',
+      'redis',
+      'mysql2',
+    ])
     for (const [, indent, name, body] of recipes) {
       const code = body
         .split('\n')

@@ -77,6 +77,11 @@ export class ThrowawayServer {
     return new ThrowawayServer(port, child, dir)
   }
 
+  /** SIGSTOP hangs the server (its kernel still accepts and ACKs); SIGCONT resumes it. */
+  signal(signal: 'SIGSTOP' | 'SIGCONT'): void {
+    this.child.kill(signal)
+  }
+
   async close(): Promise<void> {
     if (this.child.exitCode === null) {
       this.child.kill('SIGKILL')
