@@ -43,7 +43,7 @@ export function perHopScenario(forgetAfterSeconds = 2): Scenario {
   return {
     id: 'per-hop',
     title: `Keepalive is per hop: client -> proxy -> middlebox forgetting flows idle ${forgetAfterSeconds} s -> server answering after ${lateMs / 1000} s`,
-    expectedMs: lateMs + 2 * SLACK_MS,
+    expectedMs: lateMs + 4 * SLACK_MS, // the wait, and starting four programs on three hosts
     run: () =>
       withLab(new Lab({ forgetIdleFlowsAfterSeconds: forgetAfterSeconds, proxy: true }), async (lab) => {
         const server = await lab.start('server', {
