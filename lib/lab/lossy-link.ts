@@ -51,7 +51,7 @@ export function predictFalseDrops(
  * Healthy idle connections with an aggressive setting are dropped by lost probes; the
  * fraction dropped within the window is compared with the model planKeepalive uses.
  */
-export function lossyLinkScenario(loss = 0.1, windowMs = 8000): Scenario {
+export function lossyLinkScenario(loss = 0.1, windowMs = 6000): Scenario {
   const groups: Group[] = [
     { name: 'count 1', keepalive: { idle: 1000, interval: 1000, count: 1 }, connections: 200 },
     { name: 'count 2', keepalive: { idle: 1000, interval: 1000, count: 2 }, connections: 200 },
