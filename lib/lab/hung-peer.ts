@@ -57,7 +57,18 @@ export function hungPeerIdleScenario(): Scenario {
         const sinceStop = (at: number | undefined) => (at === undefined ? null : at - stoppedAt)
 
         const kept = findEvent(client, 'error', names.keepalive)
-        const unanswered = client.events.filter((e) => e.event === 'probes' && e.name === names.keepalive && e.probes > 0)
+        // TCP_INFO, polled every 20 ms, can catch a probe in flight (probes 1 until its ACK is in, microseconds later):
+        // unanswered is a probe still outstanding 500 ms on, which on a dead link lasts the whole interval.
+        const probeEvents = client.events.filter((e) => e.event === 'probes' && e.name === names.keepalive)
+        const inFlight = probeEvents.filter((e) => e.event === 'probes' && e.probes > 0).length
+        const judgedAt = Date.now() // a probe caught in the last 500 ms is judged by ss's lastack below
+        const unanswered = probeEvents.filter(
+          (e) =>
+            e.event === 'probes' &&
+            e.probes > 0 &&
+            e.at <= judgedAt - 500 &&
+            !probeEvents.some((later) => later.event === 'probes' && later.probes === 0 && later.at >= e.at && later.at - e.at <= 500),
+        )
         // ss: the hung server's kernel ACKs every probe (lastack recent), while no data has come for the whole window.
         const ss = kept ? '' : lab.ss('client', findEvent(client, 'connected', names.keepalive)!.localPort)
         const lastAckMs = Number(/lastack:(\d+)/.exec(ss)?.[1] ?? NaN)
@@ -74,7 +85,9 @@ export function hungPeerIdleScenario(): Scenario {
             expected: `still open ${windowMs / 1000} s after the hang (idle + interval x count is ${KEEPALIVE_MS / 1000} s): every probe answered`,
             outcome: kept
               ? kept.code
-              : `still open, ${unanswered.length === 0 ? 'no probe unanswered' : `${unanswered.length} probes unanswered`} ` +
+              : `still open, ${unanswered.length === 0 ? 'no probe unanswered' : `${unanswered.length} probes unanswered`}` +
+                (inFlight - unanswered.length > 0 ? `, ${inFlight - unanswered.length} caught in flight and answered` : '') +
+                ' ' +
                 `(last ACK ${lastAckMs} ms ago, last data ${lastDataMs} ms ago)`,
             measuredMs: sinceStop(kept?.at),
             boundMs: null,
