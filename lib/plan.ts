@@ -55,7 +55,10 @@ export interface KeepalivePlan {
   userTimeout: number
   /** When a dead peer is found at the latest, idle or with data in flight (ms). */
   detection: number
-  /** With `loss`: the expected false drops (the model in {@link falseDropModel}); otherwise null. */
+  /**
+   * With `loss`: the expected false drops of healthy connections (q = 1 - (1 - loss)^2 per exchange, q^count per
+   * round, 86 400 / idle rounds a day); otherwise null.
+   */
   falseDrops: FalseDrops | null
   reasoning: string[]
 }
@@ -105,7 +108,7 @@ function planError(message: string): Error {
  *   lost sequence still before T: idle + interval x (count - 1) < T;
  * - with a detection bound D, idle + interval x count <= D;
  * - with a loss rate, count is chosen (unless given) so the expected false drops
- *   of `connections` stay within `falseDropsPerYear` ({@link falseDropModel});
+ *   of `connections` stay within `falseDropsPerYear` (see {@link FalseDrops});
  * - userTimeout = idle + interval x count: data in flight is given up on no
  *   later than an idle connection.
  * Times are whole seconds (what Linux and macOS hold), from 1 s to 32 767 s, and

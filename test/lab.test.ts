@@ -263,6 +263,10 @@ describe.skipIf(!runs)(`network lab${runs ? '' : ` (skipped: ${unavailable})`}`,
       expect(labNamespacesOf(process.pid).length).toBe(3)
       lab.close()
       expect(labNamespacesOf(process.pid)).toEqual([])
+      const withProxy = new Lab({ proxy: true }) // client, proxy, router, server
+      expect(labNamespacesOf(process.pid).length).toBe(4)
+      withProxy.close()
+      expect(labNamespacesOf(process.pid)).toEqual([])
     })
 
     it("sweeps an earlier crashed run's namespaces", () => {
