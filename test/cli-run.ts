@@ -7,7 +7,7 @@ import path from 'node:path'
 import { afterAll, expect } from 'vitest'
 import { canRun, hasCommand } from './helpers.js'
 
-const root = path.join(__dirname, '..')
+export const root = path.join(__dirname, '..')
 export const bin = path.join(root, 'dist', 'cli', 'main.js')
 
 let copyForNobody: string | undefined

@@ -9,7 +9,7 @@ import { parseEndpoint } from '../lib/cli/inspect.js'
 import { deadPeerDetectionMs } from '../lib/detection.js'
 import { labUnavailableReason } from '../lib/lab/netns.js'
 import { allScenarios } from '../lib/lab/scenarios.js'
-import { bin, canDropRoot, expectOneLineFailure, run } from './cli-run.js'
+import { bin, canDropRoot, expectOneLineFailure, root, run } from './cli-run.js'
 import { canRun } from './helpers.js'
 
 describe('tcp-keepalive', () => {
