@@ -2,7 +2,7 @@
 import http from 'node:http'
 import type net from 'node:net'
 import { invalidArgType } from './errors.js'
-import { configureFor, passesThrough, settledOptions } from './keepalive.js'
+import { configureFor, passesThrough, settledSettings } from './keepalive.js'
 import type { KeepaliveOptions } from './options.js'
 import { INTEGRATION } from './sticky.js'
 
@@ -21,7 +21,7 @@ type CreateConnection = (options: object, callback?: (error: Error | null, socke
  */
 export function keepaliveAgent<A extends http.Agent>(agent: A, given: KeepaliveOptions): A {
   if (!(agent instanceof http.Agent)) throw invalidArgType('agent', 'an instance of http.Agent', agent)
-  const { settings } = settledOptions(given) // invalid options throw here, not on the first request
+  const settings = settledSettings(given) // invalid options throw here, not on the first request
   const holder = agent as unknown as { createConnection: CreateConnection }
   const createConnection = holder.createConnection
   holder.createConnection = function (this: A, connectOptions, callback) {

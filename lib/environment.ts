@@ -1,6 +1,6 @@
 // The TCP_KEEPALIVE variable of the zero-code preload, written as an operator
 // writes it: "idle=30s interval=5s count=3 user-timeout=40s ports=5432,6379".
-import { settledOptions } from './keepalive.js'
+import { settledSettings } from './keepalive.js'
 import type { KeepaliveOptions } from './options.js'
 
 export const VARIABLE = 'TCP_KEEPALIVE'
@@ -48,7 +48,7 @@ export function parseSettings(text: string): ProcessSettings | null {
       if (number === null)
         throw bad(key === 'count' ? 'count is a whole number of probes' : 'a duration is a number with ms, s, m or h (e.g. 30s)')
       try {
-        settledOptions({ [field]: number })
+        settledSettings({ [field]: number })
       } catch (error) {
         throw bad((error as Error).message)
       }

@@ -96,16 +96,12 @@ export function warnUnixSocket(integration: string): void {
 
 /**
  * Validates options an integration applies later, without touching a socket,
- * and returns a frozen copy of them (changing the caller's object afterwards
- * changes nothing) with the settings they stand for on this platform.
+ * and returns the settings they stand for on this platform (a new object:
+ * changing the caller's options afterwards changes nothing).
  */
-export function settledOptions(given: unknown): { options: Readonly<KeepaliveOptions>; settings: Settings } {
+export function settledSettings(given: unknown): Settings {
   const { settings, strict } = validateOptions(given, backend.limits)
-  const { enable, idle, interval, count, userTimeout } = given as KeepaliveOptions
-  const copy = Object.fromEntries(
-    Object.entries({ enable, idle, interval, count, userTimeout, strict }).filter(([, value]) => value !== undefined),
-  ) as KeepaliveOptions
-  return { options: Object.freeze(copy), settings: withoutUnsupported(settings, strict) }
+  return withoutUnsupported(settings, strict)
 }
 
 /** Whether configuring a listening socket configures the sockets it accepts, with no syscall per connection. */

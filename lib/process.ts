@@ -24,7 +24,7 @@ import diagnostics from 'node:diagnostics_channel'
 import net from 'node:net'
 import { invalidArgType, invalidArgValue } from './errors.js'
 import { sharedHook } from './hook.js'
-import { acceptedSocketsInherit, configureFd, configureFor, isUnixSocket, readKeepalive, settledOptions, warnOnce } from './keepalive.js'
+import { acceptedSocketsInherit, configureFd, configureFor, isUnixSocket, readKeepalive, settledSettings, warnOnce } from './keepalive.js'
 import { FIELDS, noSettings, overlay, type KeepaliveOptions, type Settings } from './options.js'
 import { settingsFromRule } from './rule.js'
 import { listenerSettingsOf } from './server.js'
@@ -143,7 +143,7 @@ export function keepaliveProcess(rule: ProcessKeepaliveRule, scope: ProcessKeepa
   }
   let options: Rule['options']
   if (typeof rule === 'function') options = rule
-  else options = settledOptions(rule).settings // bad options throw here, not per connection
+  else options = settledSettings(rule) // bad options throw here, not per connection
   const entry: Rule = { options, outgoing, accepted, ports: ports ? new Set(ports) : null }
   rules.push(entry)
   if (rules.length === 1) install()

@@ -1,7 +1,7 @@
 // A user's function that chooses options per connection (keepaliveProcess,
 // keepaliveServer). Its mistakes are its own: the connection is left as it
 // was, never failed nor the process crashed, and a warning names the rule once.
-import { settledOptions } from './keepalive.js'
+import { settledSettings } from './keepalive.js'
 import type { Settings } from './options.js'
 
 /** A rule's function, whatever its arguments. */
@@ -32,7 +32,7 @@ export function settingsFromRule(rule: RuleFunction, integration: string, call: 
     return mistake(rule, integration, 'returned a Promise (is it an async function?): a rule returns options or undefined, synchronously')
   }
   try {
-    return settledOptions(chosen).settings
+    return settledSettings(chosen)
   } catch (error) {
     return mistake(rule, integration, `returned options that are not valid: ${describe(error)}`)
   }

@@ -8,7 +8,7 @@ import {
   configureFor,
   passesThrough,
   readKeepalive,
-  settledOptions,
+  settledSettings,
   warnUnixSocket,
 } from './keepalive.js'
 import type { KeepaliveOptions, Settings } from './options.js'
@@ -84,7 +84,7 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
     return server
   }
 
-  const { settings: fixed } = settledOptions(options) // invalid options throw here, not per connection
+  const fixed = settledSettings(options) // invalid options throw here, not per connection
   // What accepted sockets get from the listener: the fixed settings, less a user timeout a Multipath TCP listener lacks.
   let settings = fixed
   const nodeRewritesEach = () => (server as { keepAlive?: boolean }).keepAlive === true

@@ -1,7 +1,7 @@
 // keepaliveConnector: keepalive for undici's connections.
 import type net from 'node:net'
 import { keepaliveError } from './errors.js'
-import { configureFor, passesThrough, settledOptions } from './keepalive.js'
+import { configureFor, passesThrough, settledSettings } from './keepalive.js'
 import type { KeepaliveOptions } from './options.js'
 import { INTEGRATION } from './sticky.js'
 
@@ -24,7 +24,7 @@ export type Connector = (options: object, callback: ConnectCallback) => unknown
  * ```
  */
 export function keepaliveConnector(given: KeepaliveOptions, connectOptions: object = {}): Connector {
-  const { settings } = settledOptions(given)
+  const settings = settledSettings(given)
   const connect = loadUndici().buildConnector(connectOptions)
   return function connectWithKeepalive(connectionOptions, callback) {
     return connect(connectionOptions, (error, socket) => {

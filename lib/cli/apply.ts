@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util'
 import type { KeepaliveState } from '../backend.js'
 import { parseSettings, SettingError } from '../environment.js'
 import { configureKeepalive, type KeepaliveOptions, readKeepalive } from '../index.js'
-import { settledOptions } from '../keepalive.js'
+import { settledSettings } from '../keepalive.js'
 import { type Command, UsageError } from './command.js'
 import { formatDuration, formatTable } from './format.js'
 import {
@@ -128,7 +128,7 @@ export const apply: Command = {
       states.has(socket.state) && portSets.every((ports) => ports.includes(portOf(socket.local)) || ports.includes(portOf(socket.remote)))
 
     const dryRun = values['dry-run']
-    const expected = settledOptions(options).settings
+    const expected = settledSettings(options)
     const rows: AppliedSocket[] = []
     const byInode = new Map<string, AppliedSocket>()
     const failures: Array<{ pid: number; reason: string }> = []
@@ -210,12 +210,7 @@ type Outcome = Pick<AppliedSocket, 'before' | 'after' | 'result' | 'refused' | '
  * option for this kind of socket (TCP_USER_TIMEOUT on Multipath TCP: the
  * write changes nothing, ENOPROTOOPT): the others are then written without it.
  */
-function applyOne(
-  fd: number,
-  options: KeepaliveOptions,
-  expected: ReturnType<typeof settledOptions>['settings'],
-  dryRun: boolean,
-): Outcome {
+function applyOne(fd: number, options: KeepaliveOptions, expected: ReturnType<typeof settledSettings>, dryRun: boolean): Outcome {
   const before = readKeepalive(fd)
   if (dryRun) {
     const after: KeepaliveState = {
