@@ -7,10 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { formatDuration } from '../lib/cli/format.js'
 import { parseEndpoint } from '../lib/cli/inspect.js'
 import { deadPeerDetectionMs } from '../lib/detection.js'
-import { labUnavailableReason } from '../lib/lab/netns.js'
-import { allScenarios } from '../lib/lab/scenarios.js'
 import { bin, canDropRoot, expectOneLineFailure, root, run } from './cli-run.js'
-import { canRun } from './helpers.js'
 
 describe('tcp-keepalive', () => {
   it('prints usage: exit 0 with --help, 2 without a command or with an unknown one', () => {
@@ -399,50 +396,6 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
     ['0000000000000000FFFF00000100007F:01BB', '[::ffff:127.0.0.1]:443'],
   ])('parses /proc/net/tcp endpoint %s as %s', (text, endpoint) => {
     expect(parseEndpoint(text)).toBe(endpoint)
-  })
-})
-
-describe('tcp-keepalive demo --network', () => {
-  const unavailable = labUnavailableReason()
-
-  it.skipIf(!canRun(`the network lab: ${unavailable}`, unavailable === null))(
-    'runs every lab scenario live and ends with a table of outcomes',
-    { timeout: 150_000 },
-    () => {
-      const { code, stdout } = run(['demo', '--network'])
-      expect(code).toBe(0)
-      expect(stdout.match(/: as expected \(/g)).toHaveLength(allScenarios().length)
-      expect(stdout).toMatch(/^Dead peer: the server's link is cut while idle +idle 1 s, interval 1 s, count 2 +ETIMEDOUT +\d+ ms/m)
-      expect(stdout).toMatch(/^ +kernel defaults \(keepalive on\) +still open +- /m)
-      expect(stdout).toMatch(
-        /^nginx behind a middlebox .* +tcp-keepalive apply \d+ \d+ --port 80 idle=1s interval=1s count=3 \(no restart\) +exit 0, /m,
-      )
-    },
-  )
-
-  it.skipIf(!canRun(`the network lab: ${unavailable}`, unavailable === null))(
-    '--json: one JSON document of every measurement, no progress lines',
-    { timeout: 150_000 },
-    () => {
-      const { code, stdout } = run(['demo', '--network', '--json'])
-      expect(code).toBe(0)
-      const { ok, scenarios } = JSON.parse(stdout)
-      expect(ok).toBe(true)
-      expect(scenarios.map((scenario: { id: string }) => scenario.id)).toEqual(allScenarios().map((scenario) => scenario.id))
-      for (const id of ['hung-peer-idle', 'hung-peer-data', 'per-hop', 'lossy-link']) {
-        const { measurements } = scenarios.find((scenario: { id: string }) => scenario.id === id)
-        expect(measurements.length).toBeGreaterThanOrEqual(3) // with their control rows
-        expect(measurements.every((m: { ok: boolean }) => m.ok)).toBe(true)
-      }
-      const lossy = scenarios.find((scenario: { id: string }) => scenario.id === 'lossy-link')
-      expect(lossy.measurements[0].falseDrops).toMatchObject({ measured: expect.any(Number), predicted: expect.any(Number) })
-      const deadPeer = scenarios.find((scenario: { id: string }) => scenario.id === 'dead-peer')
-      expect(deadPeer.measurements[0]).toMatchObject({ outcome: 'ETIMEDOUT', ok: true, measuredMs: expect.any(Number) })
-    },
-  )
-
-  it.skipIf(!canDropRoot)('as an unprivileged user: exit 1 with one line, not a stack trace', () => {
-    expectOneLineFailure(run(['demo', '--network'], {}, 'nobody'), 1, 'tcp-keepalive demo: --network: the network lab needs root')
   })
 })
 
