@@ -10,7 +10,7 @@ import path from 'node:path'
 import readline from 'node:readline'
 import { afterEach, describe, expect, it } from 'vitest'
 import { hasSs, ssKeepaliveTimer } from '../lib/cli/ss.js'
-import { bin, canDropRoot, expectOneLineFailure, run } from './cli-run.js'
+import { bin, canDropRoot, expectOneLineFailure, nobodysProcess, run, runWithoutPtrace } from './cli-run.js'
 import { canRun, hasCommand } from './helpers.js'
 
 const children: ChildProcess[] = []
@@ -224,17 +224,10 @@ describe.skipIf(!canPython)('tcp-keepalive apply on a python3 process', () => {
   })
 
   it.skipIf(!canDropRoot)('as root without CAP_SYS_PTRACE (a container default): exit 1 saying so', async () => {
-    const target = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sleep', '30'], { stdio: 'ignore' })
+    const target = await nobodysProcess()
     children.push(target)
-    while (!/^Uid:\s*65534/m.test(readFileSync(`/proc/${target.pid}/status`, 'utf8')))
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    const result = spawnSync(
-      'setpriv',
-      ['--inh-caps=-sys_ptrace', '--bounding-set=-sys_ptrace', process.execPath, bin, 'apply', String(target.pid), 'idle=30s'],
-      { encoding: 'utf8' },
-    )
     expectOneLineFailure(
-      { code: result.status, stdout: result.stdout, stderr: result.stderr },
+      runWithoutPtrace(['apply', String(target.pid), 'idle=30s']),
       1,
       /^tcp-keepalive apply: permission denied: reading \/proc\/\d+\/fd\/0 needs ptrace rights over the process: you are root without CAP_SYS_PTRACE \(the default in a container/,
     )

@@ -1,7 +1,7 @@
 // Running the tcp-keepalive command as a user runs it: the built bin in a
 // child process, as root or, through setpriv, as nobody.
-import { spawnSync } from 'node:child_process'
-import { chmodSync, cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, expect } from 'vitest'
@@ -47,4 +47,19 @@ export function expectOneLineFailure(result: ReturnType<typeof run>, code: numbe
   expect(result.code).toBe(code)
   expect(result.stderr).toMatch(message)
   expect(result.stderr).not.toMatch(/^\s+at /m) // no stack trace
+}
+
+/** Another user's process (nobody's `sleep 30`), once setpriv has dropped root in it. The caller ends it. */
+export async function nobodysProcess(): Promise<ChildProcess> {
+  const target = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sleep', '30'], { stdio: 'ignore' })
+  while (!/^Uid:\s*65534/m.test(readFileSync(`/proc/${target.pid}/status`, 'utf8'))) await new Promise((resolve) => setTimeout(resolve, 10))
+  return target
+}
+
+/** Runs the command as root without CAP_SYS_PTRACE, as in a container by default. */
+export function runWithoutPtrace(args: string[]): ReturnType<typeof run> {
+  const result = spawnSync('setpriv', ['--inh-caps=-sys_ptrace', '--bounding-set=-sys_ptrace', process.execPath, bin, ...args], {
+    encoding: 'utf8',
+  })
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr }
 }

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { formatDuration } from '../lib/cli/format.js'
 import { parseEndpoint } from '../lib/cli/inspect.js'
 import { deadPeerDetectionMs } from '../lib/detection.js'
-import { bin, canDropRoot, expectOneLineFailure, root, run } from './cli-run.js'
+import { bin, canDropRoot, expectOneLineFailure, nobodysProcess, root, run, runWithoutPtrace } from './cli-run.js'
 
 describe('tcp-keepalive', () => {
   it('prints usage: exit 0 with --help, 2 without a command or with an unknown one', () => {
@@ -249,19 +249,10 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
 
   it.skipIf(!canDropRoot)('root without CAP_SYS_PTRACE (a container default): exit 1 saying what is needed, not "no sockets"', async () => {
     // Another user's process: root without the capability can list its fds but not read where they point.
-    const target = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sleep', '30'], { stdio: 'ignore' })
+    const target = await nobodysProcess()
     children.push(target)
-    while (!/^Uid:\s*65534/m.test(readFileSync(`/proc/${target.pid}/status`, 'utf8')))
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    const result = spawnSync(
-      'setpriv',
-      ['--inh-caps=-sys_ptrace', '--bounding-set=-sys_ptrace', process.execPath, bin, 'inspect', String(target.pid)],
-      {
-        encoding: 'utf8',
-      },
-    )
     expectOneLineFailure(
-      { code: result.status, stdout: result.stdout, stderr: result.stderr },
+      runWithoutPtrace(['inspect', String(target.pid)]),
       1,
       /permission denied: reading \/proc\/\d+\/fd\/0 needs ptrace rights over the process: you are root without CAP_SYS_PTRACE \(the default in a container/,
     )
