@@ -9,8 +9,8 @@
       "conditions": [
         ["OS == 'win'", { "sources": ["native/keepalive_win.cc"] }, { "sources": ["native/keepalive_posix.cc"] }],
         ["OS == 'linux'",
-          { "sources": ["native/process_fd_linux.cc", "native/tcp_info_linux.cc"] },
-          { "sources": ["native/process_fd_none.cc", "native/tcp_info_none.cc"] }]
+          { "sources": ["native/process_fd_linux.cc", "native/socket_lookup_linux.cc", "native/tcp_info_linux.cc"] },
+          { "sources": ["native/process_fd_none.cc", "native/socket_lookup_none.cc", "native/tcp_info_none.cc"] }]
       ]
     }
   ]

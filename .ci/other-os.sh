@@ -27,9 +27,9 @@ check() { # target, sources...
     failed=$((failed + 1))
   fi
 }
-posix_other=(native/binding.cc native/keepalive_posix.cc native/process_fd_none.cc native/tcp_info_none.cc)
+posix_other=(native/binding.cc native/keepalive_posix.cc native/process_fd_none.cc native/socket_lookup_none.cc native/tcp_info_none.cc)
 check x86_64-macos "${posix_other[@]}"
 check aarch64-macos "${posix_other[@]}"
-check x86_64-windows-gnu native/binding.cc native/keepalive_win.cc native/process_fd_none.cc native/tcp_info_none.cc
+check x86_64-windows-gnu native/binding.cc native/keepalive_win.cc native/process_fd_none.cc native/socket_lookup_none.cc native/tcp_info_none.cc
 echo "other-os compile: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -9,12 +9,15 @@
 
 #include "keepalive.h"
 #include "process_fd.h"
+#include "socket_lookup.h"
 #include "tcp_info.h"
 
 namespace {
 
 using tcp_keepalive::kFieldCount;
 using tcp_keepalive::kTcpInfoFieldCount;
+
+using tcp_keepalive::kLookupCapacity;
 
 // JS names of the fields, in tcp_keepalive::Field order.
 const char* const kFieldNames[kFieldCount] = {"enable", "idle", "interval", "count", "userTimeout"};
@@ -24,8 +27,10 @@ const char* const kFieldNames[kFieldCount] = {"enable", "idle", "interval", "cou
 struct Shared {
   Napi::Reference<Napi::Int32Array> values_ref;
   Napi::Reference<Napi::Float64Array> tcp_info_ref;
+  Napi::Reference<Napi::Float64Array> found_ref;
   int* values;
   double* tcp_info;
+  double* found;
 };
 
 // The three calls on the hot path are plain N-API: node-addon-api's wrapper
@@ -96,6 +101,44 @@ Napi::Value DuplicateProcessFd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, tcp_keepalive::DuplicateProcessFd(pid, fd));
 }
 
+// (localIp: string, localPort: number, remoteIp: string | null, remotePort: number)
+// -> how many of this process's TCP sockets have these addresses, or -errno.
+// Fills `found`: [0] 1 when they are SO_REUSEPORT listener twins, then
+// kLookupCapacity fds, then their kLookupCapacity inodes.
+Napi::Value FindSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 4 || !info[0].IsString() || !info[1].IsNumber() || !(info[2].IsString() || info[2].IsNull()) ||
+      !info[3].IsNumber()) {
+    Napi::TypeError::New(env, "expected (localIp: string, localPort: number, remoteIp: string | null, remotePort: number)")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string local = info[0].As<Napi::String>().Utf8Value();
+  std::string remote = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : std::string();
+  tcp_keepalive::LookupResult result;
+  int count = tcp_keepalive::FindSocket(local.c_str(), info[1].As<Napi::Number>().Int32Value(),
+                                        info[2].IsString() ? remote.c_str() : nullptr, info[3].As<Napi::Number>().Int32Value(),
+                                        &result);
+  double* found = static_cast<Shared*>(info.Data())->found;
+  found[0] = count > 1 && result.reuseport_twins ? 1 : 0;
+  for (int i = 0; i < kLookupCapacity; i++) {
+    bool filled = i < count;
+    found[1 + i] = filled ? result.fds[i] : -1;
+    found[1 + kLookupCapacity + i] = filled ? result.inodes[i] : -1;
+  }
+  return Napi::Number::New(env, count);
+}
+
+// (fd: number) -> the inode of the socket on fd, or -errno.
+Napi::Value SocketInode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "expected (fd: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, tcp_keepalive::SocketInode(info[0].As<Napi::Number>().Int32Value()));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Object fields = Napi::Object::New(env);
   for (int i = 0; i < kFieldCount; i++) {
@@ -110,7 +153,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   Napi::Int32Array values = Napi::Int32Array::New(env, kFieldCount);
   Napi::Float64Array tcp_info = Napi::Float64Array::New(env, kTcpInfoFieldCount);
-  Shared* shared = new Shared{Napi::Persistent(values), Napi::Persistent(tcp_info), values.Data(), tcp_info.Data()};
+  Napi::Float64Array found = Napi::Float64Array::New(env, 1 + 2 * kLookupCapacity);
+  Shared* shared = new Shared{Napi::Persistent(values), Napi::Persistent(tcp_info), Napi::Persistent(found),
+                              values.Data(),         tcp_info.Data(),          found.Data()};
   env.SetInstanceData(shared);  // deleted with the env
 
   exports.Set("fields", fields);
@@ -126,6 +171,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tcpInfoValues", tcp_info);
   exports.Set("readTcpInfo", HotFunction(env, "readTcpInfo", ReadTcpInfo, shared));
   exports.Set("duplicateProcessFd", Napi::Function::New(env, DuplicateProcessFd, "duplicateProcessFd"));
+  exports.Set("socketLookup", Napi::Boolean::New(env, tcp_keepalive::kSocketLookupSupported));
+  exports.Set("lookupCapacity", kLookupCapacity);
+  exports.Set("found", found);
+  exports.Set("findSocket", Napi::Function::New(env, FindSocket, "findSocket", shared));
+  exports.Set("socketInode", Napi::Function::New(env, SocketInode, "socketInode"));
   return exports;
 }
 
