@@ -41,6 +41,8 @@ export interface Target {
   fd: number
   /** The fd is known to be a TCP socket (Node's TCP handle); otherwise the native layer checks. */
   knownTcp: boolean
+  /** For a socket whose fd (-1) the runtime does not expose: why the lookup by its addresses found none. */
+  unfound?: string
 }
 
 export interface Backend {

@@ -3,7 +3,8 @@
 import type net from 'node:net'
 import type { Backend, KeepaliveState, Target, TcpInfo } from './backend.js'
 import { keepaliveError } from './errors.js'
-import { fallbackBackend } from './fallback.js'
+import { fallbackBackend, runtimeName } from './fallback.js'
+import { socketLookup } from './lookup.js'
 import { loadBinding, nativeBackend } from './native.js'
 import { acceptedRange, type Field, FIELDS, type KeepaliveOptions, overlay, type Settings, validateOptions } from './options.js'
 import {
@@ -19,7 +20,7 @@ import {
   stateOf,
   winning,
 } from './sticky.js'
-import { checkTarget, fdTarget, isTcpHandle, type KeepaliveTarget, socketTarget } from './target.js'
+import { checkTarget, fdTarget, isTcpHandle, type KeepaliveTarget, type ResolvedTarget, socketTarget } from './target.js'
 
 export type { KeepaliveState, TcpInfo } from './backend.js'
 export type { KeepaliveOptions } from './options.js'
@@ -28,12 +29,34 @@ export type { KeepaliveTarget } from './target.js'
 const loaded = loadBinding()
 const backend: Backend = 'binding' in loaded ? nativeBackend(loaded.binding) : fallbackBackend(loaded.reason)
 
+/**
+ * The lookup of a socket's fd by its addresses (lib/lookup.ts), in the
+ * runtimes that hand some sockets out without one (Deno: all; Bun: its
+ * http.Server's), where the binding has it (Linux). Never on Node.
+ */
+const { bun, deno } = process.versions as { bun?: string; deno?: string }
+const lookup = 'binding' in loaded && loaded.binding.socketLookup && (bun || deno) ? socketLookup(loaded.binding) : undefined
+
+/** Where sockets' fds come from; see {@link KeepaliveSupport.fdSource}. */
+const fdSource = !backend.native ? null : lookup === undefined ? 'handle' : deno ? 'lookup' : 'handle-or-lookup'
+
 /** What {@link configureKeepalive} can set and {@link readKeepalive} can report in this process. */
 export interface KeepaliveSupport {
   /** The native binding is in use (setsockopt/getsockopt on the socket's fd). */
   readonly native: boolean
   /** Why the native binding is not in use; null when it is. */
   readonly reason: string | null
+  /** The runtime, as its users name it: `Node v20.19.0`, `Bun 1.4.5`, `Deno 2.9.6`. */
+  readonly runtime: string
+  /**
+   * Where the binding gets a socket's file descriptor: `'handle'` (the runtime
+   * exposes it: Node, and Bun's `net` sockets off Linux), `'handle-or-lookup'`
+   * (Bun on Linux: from the handle, and for the sockets that have none, its
+   * `http.Server` connections, found among the process's fds by their
+   * addresses), `'lookup'` (Deno on Linux: every socket found by its
+   * addresses); null in fallback mode.
+   */
+  readonly fdSource: 'handle' | 'handle-or-lookup' | 'lookup' | null
   readonly enable: boolean
   readonly idle: boolean
   readonly interval: boolean
@@ -50,6 +73,8 @@ export interface KeepaliveSupport {
 export const keepaliveSupport: KeepaliveSupport = Object.freeze({
   native: backend.native,
   reason: backend.reason,
+  runtime: runtimeName(),
+  fdSource,
   enable: true,
   idle: backend.limits.idle !== undefined,
   interval: backend.limits.interval !== undefined,
@@ -130,23 +155,56 @@ export function adoptInherited(socket: net.Socket, settings: Settings): Error | 
 }
 
 /**
- * Sockets that expose no file descriptor although the binding is in use (Bun's
- * http.Server gives its connections no handle) get the runtime's own
- * setKeepAlive: a connection is never failed for lacking an fd.
+ * Sockets that expose no file descriptor although the binding is in use, and
+ * that the lookup did not find (or that cannot be looked up), get the
+ * runtime's own setKeepAlive: a connection is never failed for lacking an fd.
  */
 const noFdBackend: Backend = backend.native ? fallbackBackend('the socket exposes no file descriptor') : backend
 
-/** The backend for a socket with this fd (-1: none exposed). */
+/** The backend for a socket with this fd (-1: none exposed, none found). */
 function backendFor(fd: number): Backend {
   return fd < 0 ? noFdBackend : backend
 }
 
+/**
+ * A socket's target with its fd: the one the runtime exposes, else (Deno,
+ * Bun's http.Server connections) the one the lookup found by its addresses;
+ * else fd -1 with why none was found. Null while it connects.
+ */
+function resolve(socket: net.Socket, cache?: ResolvedTarget): Target | null {
+  const target = socketTarget(socket, cache)
+  if (target === null || target.fd >= 0 || lookup === undefined) return target
+  const found = lookup.socketFd(socket)
+  // The fd matched the socket's addresses and was checked to be TCP, and still holds that socket.
+  return 'fd' in found ? { socket, fd: found.fd, knownTcp: true } : { ...target, unfound: found.why }
+}
+
+/**
+ * The fds of a listening server: the runtime's own, else (Deno, Bun's
+ * http.Server) those found by its address (several for SO_REUSEPORT twins);
+ * empty with a one-time warning saying why, when there are none to configure.
+ */
+export function listenerFds(server: net.Server): number[] {
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
+  if (typeof fd === 'number' && fd >= 0) return [fd]
+  if (lookup === undefined) return []
+  const found = lookup.listenerFds(server)
+  if (typeof found !== 'string') return found
+  warnOnce(`tcp-keepalive: the listening socket is not configured, each connection is instead: ${found}`, 'TCP_KEEPALIVE_NOT_FOUND')
+  return []
+}
+
 /** Drops the fields `using` cannot apply: a one-time warning each, or ERR_KEEPALIVE_UNSUPPORTED when strict. */
-function withoutUnsupported(settings: Settings, strict: boolean, using: Backend = backend): Settings {
+function withoutUnsupported(settings: Settings, strict: boolean, using: Backend = backend, unfound?: string): Settings {
   const missing = using.unsupported(settings)
   if (missing.length === 0) return settings
   // In fallback mode, say first that the binding is not in use, and why: that is what to fix.
-  const where = using !== backend ? ' on a socket that exposes no file descriptor' : backend.native ? ' here' : ''
+  const where =
+    using !== backend
+      ? ` on a socket that exposes no file descriptor${unfound === undefined ? '' : ` (${unfound})`}`
+      : backend.native
+        ? ' here'
+        : ''
   const cause = using === backend && !backend.native ? `the native binding is not in use (${backend.reason}), and ` : ''
   const message = (field: string, why: string) => `tcp-keepalive cannot set ${field}${where}: ${cause}${why}`
   if (strict) {
@@ -216,10 +274,10 @@ function writeLater(socket: net.Socket, settings: Settings, state: SocketState):
   if (socket.destroyed) return
   const ownUserTimeout = state.layers[OWN].userTimeout !== undefined
   try {
-    const target = socketTarget(socket, state)
+    const target = resolve(socket, state)
     if (target === null) return
     const using = backendFor(target.fd)
-    const given = using === backend ? settings : withoutUnsupported(settings, false, using)
+    const given = using === backend ? settings : withoutUnsupported(settings, false, using, target.unfound)
     if (ownUserTimeout) using.apply(target, given)
     else applyTolerant(using, target, given, state)
   } catch (error) {
@@ -247,14 +305,14 @@ setWriter(writeLater)
 export function configureFor(socket: net.Socket, layer: Layer, settings: Settings, inherited?: Settings): Error | null {
   try {
     const known = stateOf(socket)
-    const resolved = socketTarget(socket, known)
+    const resolved = resolve(socket, known)
     const state = stateFor(socket, known)
     if (resolved !== null) {
       const using = backendFor(resolved.fd)
       const toWrite = winning(state, layer, settings)
       if (inherited !== undefined) for (const field of FIELDS) if (toWrite[field] === inherited[field]) toWrite[field] = undefined
       let given = using.writesAllFields ? overlay(effective(state), toWrite) : toWrite
-      if (using !== backend) given = withoutUnsupported(given, false, using)
+      if (using !== backend) given = withoutUnsupported(given, false, using, resolved.unfound)
       if (state.lacksUserTimeout) given = { ...given, userTimeout: undefined }
       if (!isEmpty(given)) applyTolerant(using, resolved, given, state)
     }
@@ -309,11 +367,11 @@ export function configureKeepalive<T extends KeepaliveTarget>(target: T, options
 
   const socket = target as net.Socket
   const known = stateOf(socket)
-  const resolved = socketTarget(socket, known)
+  const resolved = resolve(socket, known)
   const using = resolved === null ? backend : backendFor(resolved.fd)
   // Node's setKeepAlive (the fallback) cannot change one field alone: it gets all configured so far.
   const wanted = using.writesAllFields && known !== undefined ? overlay(effective(known), settings) : settings
-  const given = withoutUnsupported(wanted, strict, using)
+  const given = withoutUnsupported(wanted, strict, using, resolved?.unfound)
   if (resolved !== null) using.apply(resolved, given)
   record(socket, stateFor(socket, known), OWN, using.writesAllFields ? keptOf(settings, given) : given, resolved === null)
   return target
@@ -360,7 +418,7 @@ export function readTcpInfo(target: KeepaliveTarget): TcpInfo {
 function readableTarget(target: KeepaliveTarget): Target {
   checkTarget(target)
   if (typeof target === 'number') return fdTarget(target)
-  const resolved = socketTarget(target)
+  const resolved = resolve(target)
   if (resolved === null) {
     throw keepaliveError('ERR_SOCKET_NOT_CONNECTED', 'The socket is not connected yet: read it after it emits "connect"')
   }

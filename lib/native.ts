@@ -28,6 +28,16 @@ export interface Binding {
   readTcpInfo(fd: number, verifyTcp: boolean): number
   /** A new fd for process `pid`'s `fd` (Linux 5.6+ pidfd_getfd), or -errno. */
   duplicateProcessFd(pid: number, fd: number): number
+  /** Whether findSocket and socketInode work here (Linux). */
+  socketLookup: boolean
+  /** How many matches findSocket reports in `found`. */
+  lookupCapacity: number
+  /** Filled by findSocket: [0] 1 for SO_REUSEPORT listener twins, then lookupCapacity fds, then their inodes. */
+  found: Float64Array
+  /** How many of this process's TCP sockets have these addresses (remoteIp null: listeners), or -errno. */
+  findSocket(localIp: string, localPort: number, remoteIp: string | null, remotePort: number): number
+  /** The inode of the socket on fd, or -errno. */
+  socketInode(fd: number): number
 }
 
 /** In a values array: leave unchanged (apply) or cannot be read (read). */
@@ -83,8 +93,6 @@ function loadFailure(error: unknown): string {
 /** Loads the binding, or says why it cannot be used. */
 export function loadBinding(): { binding: Binding } | { reason: string } {
   if (process.env[FORCE_FALLBACK_VARIABLE] === '1') return { reason: `${FORCE_FALLBACK_VARIABLE}=1 is set` }
-  // Deno's sockets carry no file descriptor (its node:net keeps the socket in Rust), so the binding has nothing to act on.
-  if (process.versions.deno) return { reason: `${runtimeName()}: sockets expose no file descriptor` }
   let binding: Binding
   try {
     binding = nodeGypBuild()(PACKAGE_ROOT) as Binding
@@ -92,6 +100,11 @@ export function loadBinding(): { binding: Binding } | { reason: string } {
     return { reason: loadFailure(error) }
   }
   if (binding.unsupportedReason !== null) return { reason: binding.unsupportedReason }
+  // Deno's sockets carry no file descriptor (its node:net keeps the socket in Rust): without a lookup by
+  // address (lib/lookup.ts, Linux) the binding has nothing to act on.
+  if (process.versions.deno && !binding.socketLookup) {
+    return { reason: `${runtimeName()}: sockets expose no file descriptor, and this platform has no lookup of one by address` }
+  }
   return { binding }
 }
 

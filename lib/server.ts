@@ -6,6 +6,7 @@ import {
   adoptInherited,
   configureFd,
   configureFor,
+  listenerFds,
   passesThrough,
   readKeepalive,
   settledSettings,
@@ -90,9 +91,9 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
   const nodeRewritesEach = () => (server as { keepAlive?: boolean }).keepAlive === true
   // Whether accepted sockets get the settings from the listening socket:
   // false until the listener is configured, then verified once on the first
-  // accepted socket (undefined until then). A cluster worker's server, or
-  // Bun's http.Server, has no listening fd of its own: each connection is
-  // configured instead.
+  // accepted socket (undefined until then). A cluster worker's server has no
+  // listening fd of its own (nor a listener the lookup by address does not
+  // find, for Bun's http.Server or Deno): each connection is configured instead.
   let inherits: boolean | undefined = false
   // Listening on a Unix socket: its connections pass untouched.
   let unix = false
@@ -100,10 +101,10 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
     inherits = false
     unix = typeof server.address() === 'string'
     if (unix) return warnUnixSocket('keepaliveServer')
-    const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
-    if (!acceptedSocketsInherit || typeof fd !== 'number' || fd < 0) return
+    const fds = acceptedSocketsInherit ? listenerFds(server) : [] // Bun's http.Server and Deno's servers: found by address
+    if (fds.length === 0) return
     try {
-      settings = configureFd(fd, fixed)
+      for (const fd of fds) settings = configureFd(fd, fixed)
       if (Object.isExtensible(server)) (server as { [LISTENER]?: Settings })[LISTENER] = settings
       inherits = undefined
     } catch (error) {

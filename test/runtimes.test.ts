@@ -1,18 +1,21 @@
 // The package under Bun and Deno (binaries from npm, found with
 // scripts/tools.sh), and under this Node as the control. What the kernel
-// holds is read from outside the child (inspect: pidfd_getfd + getsockopt),
-// so the oracle does not depend on the runtime under test.
-import { spawn } from 'node:child_process'
+// holds is read from outside the child (`tcp-keepalive inspect <pid> --json`:
+// pidfd_getfd + getsockopt, and `ss -tnoi` keepalive timers), so the oracle
+// does not depend on the runtime under test nor on the lookup that found
+// each socket's fd inside it.
+import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import readline from 'node:readline'
 import { afterEach, describe, expect, it } from 'vitest'
-import { inspectProcess } from '../lib/cli/inspect.js'
+import { hasSs, ssKeepaliveTimer } from '../lib/cli/ss.js'
 import { canRun, toolPath } from './helpers.js'
 
-const child = path.join(__dirname, 'children', 'runtime.cjs')
+const children = path.join(__dirname, 'children')
+const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
 
+type Settings = { enabled: boolean; idle: number; interval: number; count: number; userTimeout: number }
 interface Outcome {
   local: number
   remote: number
@@ -21,10 +24,12 @@ interface Outcome {
 }
 interface Result {
   runtime: string
-  support: { native: boolean; reason: string | null; interval: boolean }
+  support: { native: boolean; reason: string | null; interval: boolean; fdSource: string | null; read: boolean }
   client: Outcome
   netAccepted: Outcome
   httpAccepted: Outcome
+  netServerPort: number
+  httpServerPort: number
   httpBody: string
   errors: string[]
   warnings: string[]
@@ -35,9 +40,17 @@ afterEach(() => {
   for (const stop of running.splice(0)) stop()
 })
 
-/** Runs the child under `command`; returns its report and, per socket, what the kernel holds. */
-async function run(command: string[]) {
-  const proc = spawn(command[0], [...command.slice(1), child], { stdio: ['pipe', 'pipe', 'pipe'] })
+/** What `tcp-keepalive inspect <pid> --json` reports for each of the process's TCP sockets. */
+function inspect(pid: number): Array<{ state: string; local: string; remote: string; keepalive: Settings }> {
+  return JSON.parse(execFileSync(process.execPath, [cli, 'inspect', String(pid), '--json'], { encoding: 'utf8' })).sockets
+}
+
+/** Runs `script` under `command`; returns its report and, per socket, what the kernel holds. */
+async function run<R>(command: string[], script: string, env: Record<string, string> = {}) {
+  const proc = spawn(command[0], [...command.slice(1), path.join(children, script)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  })
   running.push(() => proc.stdin.end())
   let stderr = ''
   proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
@@ -46,82 +59,116 @@ async function run(command: string[]) {
     once(line, 'line'),
     once(proc, 'exit').then(() => Promise.reject(new Error(`child exited: ${stderr}`))),
   ])) as [string]
-  const result = JSON.parse(first) as Result
-  const sockets = inspectProcess(proc.pid!)
-  const kernel = (outcome: Outcome) => {
-    const found = sockets.find((s) => s.local === `127.0.0.1:${outcome.local}` && s.remote === `127.0.0.1:${outcome.remote}`)
-    if (!found) throw new Error(`no socket 127.0.0.1:${outcome.local} in the child`)
-    return found.keepalive
+  const result = JSON.parse(first) as R
+  const sockets = inspect(proc.pid!)
+  /** The kernel's settings of the socket local -> remote ('127.0.0.1:port' each; a listener's remote is '0.0.0.0:0'). */
+  const at = (local: string, remote: string) => {
+    const found = sockets.filter((s) => s.local === local && s.remote === remote)
+    if (found.length !== 1) throw new Error(`${found.length} sockets ${local} -> ${remote} in the child`)
+    return found[0].keepalive
   }
-  return { result, kernel }
+  const kernel = (outcome: { local: number; remote: number }) => at(`127.0.0.1:${outcome.local}`, `127.0.0.1:${outcome.remote}`)
+  const listener = (port: number) => at(`127.0.0.1:${port}`, '0.0.0.0:0')
+  return { result, kernel, listener, at }
+}
+
+/** The kernel's keepalive timer for the connection, seen by ss: armed, and no longer than the idle time. */
+function expectTimerArmed(outcome: { local: number; remote: number }, idle: number): void {
+  const timer = ssKeepaliveTimer(outcome.local, outcome.remote)
+  expect(timer).toBeGreaterThan(0)
+  expect(timer).toBeLessThanOrEqual(idle)
 }
 
 const CLIENT = { enabled: true, idle: 7_000, interval: 3_000, count: 4, userTimeout: 5_000 }
 const NET_SERVER = { enabled: true, idle: 11_000, interval: 2_000, count: 3, userTimeout: 0 }
 const HTTP_SERVER = { enabled: true, idle: 13_000, interval: 4_000, count: 5, userTimeout: 0 }
-const UNKNOWN = { enabled: null, idle: null, interval: null, count: null, userTimeout: null }
+
+const bun = toolPath('bun')
+const deno = toolPath('deno')
+const runtimes = [
+  { name: 'Bun', command: [bun], available: bun !== '', install: 'Bun (scripts/tools.sh install bun)' },
+  { name: 'Deno', command: [deno, 'run', '--allow-all'], available: deno !== '', install: 'Deno (scripts/tools.sh install deno)' },
+]
 
 describe('runtimes', () => {
-  it('Node (the control): every socket holds exactly what was configured', async () => {
-    const { result, kernel } = await run([process.execPath])
-    expect(result.support.native).toBe(true)
+  it('Node (the control): every socket holds exactly what was configured, fds from the handles', async () => {
+    const { result, kernel, listener } = await run<Result>([process.execPath], 'runtime.cjs')
+    expect(result.support).toMatchObject({ native: true, fdSource: 'handle' })
     expect(kernel(result.client)).toEqual(CLIENT)
     expect(kernel(result.netAccepted)).toEqual(NET_SERVER)
     expect(kernel(result.httpAccepted)).toEqual(HTTP_SERVER)
+    expect(listener(result.httpServerPort)).toEqual(HTTP_SERVER)
     expect(result.warnings).toEqual([])
   })
 
-  const bun = toolPath('bun')
-  it.skipIf(!canRun('Bun (scripts/tools.sh install bun)', bun !== ''))(
-    'Bun: native for net sockets; its http.Server sockets have no fd, so only their setKeepAlive is called, which Bun ignores',
+  it.skipIf(!canRun(runtimes[0].install, runtimes[0].available) || !canRun('ss (iproute2)', hasSs()))(
+    "Bun: native for net sockets; its http.Server's listening socket, found by its address, configured so that connections inherit, and read back by their 4-tuple",
     async () => {
-      const { result, kernel } = await run([bun!])
-      expect(result.support).toMatchObject({ native: true, reason: null })
+      const { result, kernel, listener } = await run<Result>([bun], 'runtime.cjs')
+      expect(result.support).toMatchObject({ native: true, reason: null, fdSource: 'handle-or-lookup', read: true })
       expect(kernel(result.client)).toEqual(CLIENT)
       expect(result.client.read).toEqual(CLIENT)
       expect(kernel(result.netAccepted)).toEqual(NET_SERVER)
-      // No fd: nothing is claimed, the connection is not failed, and the kernel shows Bun applied nothing.
+      // The http.Server's connection has no handle: its listener was found by address and configured.
+      expect(listener(result.httpServerPort)).toEqual(HTTP_SERVER)
+      expect(kernel(result.httpAccepted)).toEqual(HTTP_SERVER)
+      expect(result.httpAccepted).toMatchObject({ destroyed: false, read: HTTP_SERVER })
+      expectTimerArmed(result.httpAccepted, HTTP_SERVER.idle)
+      // Its other end, the client's socket in the same process with the reversed 4-tuple, was not written.
+      expect(kernel({ local: result.httpAccepted.remote, remote: result.httpAccepted.local }).idle).not.toBe(HTTP_SERVER.idle)
       expect(result.httpBody).toBe('ok')
-      expect(result.httpAccepted).toMatchObject({ destroyed: false, read: UNKNOWN })
-      expect(kernel(result.httpAccepted).enabled).toBe(false)
-      expect(result.warnings).toEqual([
-        expect.stringMatching(/^tcp-keepalive cannot set interval on a socket that exposes no file descriptor: Bun /),
-        expect.stringMatching(/^tcp-keepalive cannot set count on a socket that exposes no file descriptor: Bun /),
-      ])
+      expect(result.warnings).toEqual([])
       expect(result.errors).toEqual([])
     },
   )
 
-  const deno = toolPath('deno')
-  it.skipIf(!canRun('Deno (scripts/tools.sh install deno)', deno !== ''))(
-    "Deno: no fd anywhere, so Deno's setKeepAlive sets enable and idle; interval and count stay the system's, with a warning each",
+  it.skipIf(!canRun(runtimes[1].install, runtimes[1].available) || !canRun('ss (iproute2)', hasSs()))(
+    'Deno: no fd anywhere, so every socket is found by its addresses; client, net and http server sockets hold all five fields, read back from the kernel',
     async () => {
-      const { result, kernel } = await run([deno!, 'run', '--allow-all'])
-      expect(result.support).toMatchObject({ native: false, reason: expect.stringMatching(/^Deno .*: sockets expose no file descriptor$/) })
-      const system = {
-        interval: Number(readFileSync('/proc/sys/net/ipv4/tcp_keepalive_intvl', 'utf8')) * 1000,
-        count: Number(readFileSync('/proc/sys/net/ipv4/tcp_keepalive_probes', 'utf8')),
-      }
-      for (const [outcome, idle] of [
-        [result.client, 7_000],
-        [result.netAccepted, 11_000],
-        [result.httpAccepted, 13_000],
+      const { result, kernel, listener } = await run<Result>([deno, 'run', '--allow-all'], 'runtime.cjs')
+      expect(result.support).toMatchObject({ native: true, reason: null, fdSource: 'lookup', interval: true, read: true })
+      for (const [outcome, settings] of [
+        [result.client, CLIENT],
+        [result.netAccepted, NET_SERVER],
+        [result.httpAccepted, HTTP_SERVER],
       ] as const) {
-        expect(outcome).toMatchObject({ destroyed: false, read: UNKNOWN })
-        expect(kernel(outcome)).toEqual({ enabled: true, idle, ...system, userTimeout: 0 })
+        expect(kernel(outcome)).toEqual(settings)
+        expect(outcome).toMatchObject({ destroyed: false, read: settings })
+        expectTimerArmed(outcome, settings.idle)
       }
+      // The servers' listening sockets, found by address, hold the settings their connections inherit.
+      expect(listener(result.netServerPort)).toEqual(NET_SERVER)
+      expect(listener(result.httpServerPort)).toEqual(HTTP_SERVER)
+      // The http client's socket, in the same process with the reversed 4-tuple, was not written.
+      expect(kernel({ local: result.httpAccepted.remote, remote: result.httpAccepted.local }).idle).not.toBe(HTTP_SERVER.idle)
       expect(result.httpBody).toBe('ok')
-      expect(result.warnings).toEqual([
-        // The cause first: Deno's sockets have no fd for the binding.
-        expect.stringMatching(
-          /^tcp-keepalive cannot set interval: the native binding is not in use \(Deno .*: sockets expose no file descriptor\), and Deno .*'s setKeepAlive sets only the idle time$/,
-        ),
-        expect.stringMatching(/^tcp-keepalive cannot set count: the native binding is not in use/),
-        expect.stringMatching(
-          /^tcp-keepalive cannot set userTimeout: the native binding is not in use .*, and Deno's setKeepAlive has no user timeout$/,
-        ),
-      ])
+      expect(result.warnings).toEqual([])
       expect(result.errors).toEqual([])
     },
   )
+
+  interface Close {
+    sharedLocalPort: number
+    sockets: Array<{ local: string; remote: string; given: Omit<Settings, 'enabled'>; read: Settings | null }>
+    warnings: string[]
+  }
+  for (const { name, command, available, install } of runtimes) {
+    it.skipIf(!canRun(install, available))(
+      `${name}: among sockets with close addresses the lookup finds each one's own fd, every time`,
+      async () => {
+        const { result, at } = await run<Close>(command, 'runtime-close.cjs')
+        // 2 listeners, 5 accepted + 5 clients, 3 http connections: the addresses really are close.
+        expect(result.sockets).toHaveLength(15)
+        const locals = result.sockets.map(({ local }) => local)
+        expect(locals.filter((local) => local === `127.0.0.1:${result.sharedLocalPort}`)).toHaveLength(2)
+        const listenerPort = result.sockets.at(-1)!.local.split(':')[1]
+        expect(locals.filter((local) => local === `127.0.0.1:${listenerPort}`)).toHaveLength(5) // a listener and its 4 accepted
+        for (const { local, remote, given, read } of result.sockets) {
+          expect(at(local, remote), `${local} -> ${remote}`).toEqual({ enabled: true, ...given })
+          if (read !== null) expect(read, `${local} -> ${remote}, read in the child`).toEqual({ enabled: true, ...given })
+        }
+        expect(result.warnings).toEqual([])
+      },
+    )
+  }
 })

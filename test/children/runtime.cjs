@@ -62,6 +62,7 @@ async function main() {
     client: outcome(client),
     netAccepted: outcome(netAccepted),
     httpAccepted: httpAccepted ? outcome(httpAccepted) : null,
+    netServerPort: netServer.address().port,
     httpServerPort: httpServer.address().port,
     httpBody: body,
     errors,
