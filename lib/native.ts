@@ -84,6 +84,10 @@ function loadFailure(error: unknown): string {
     return `the permission model denied reading ${typeof resource === 'string' ? resource : 'the binding'}: allow the package's folder with --allow-fs-read=${PACKAGE_ROOT}`
   }
   const why = message.split('\n')[0]
+  // Deno's permission model: loading a Node-API addon needs --allow-ffi.
+  if (process.versions.deno && /--allow-ffi/.test(why)) {
+    return "Deno's permissions do not allow native addons: add --allow-ffi (or --allow-all) to deno run"
+  }
   if (why.startsWith('No native build was found')) {
     return `no binary for ${process.platform}-${process.arch} in ${PACKAGE_ROOT} (no prebuild matches and none was built): install a C++ toolchain and run 'npm rebuild tcp-keepalive'`
   }

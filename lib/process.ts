@@ -21,6 +21,7 @@
 // added (an APM agent's wrappers keep running) and come off with the last
 // rule only while still on top (lib/hook.ts).
 import diagnostics from 'node:diagnostics_channel'
+import http from 'node:http'
 import net from 'node:net'
 import { invalidArgType, invalidArgValue } from './errors.js'
 import { sharedHook } from './hook.js'
@@ -166,7 +167,12 @@ const connectHook = sharedHook(net.Socket.prototype, 'connect', (self, inner, ar
   return result
 })
 
-const listenHook = sharedHook(net.Server.prototype, 'listen', (self, inner, args) => {
+const listenHook = sharedHook(net.Server.prototype, 'listen', watchListen)
+/** Bun's http.Server is no net.Server and has its own listen: hooked the same way (null on Node, where it inherits net's). */
+const httpListenHook =
+  http.Server.prototype.listen === net.Server.prototype.listen ? null : sharedHook(http.Server.prototype, 'listen', watchListen)
+
+function watchListen(self: unknown, inner: (...args: unknown[]) => unknown, args: unknown[]): unknown {
   const server = self as WatchedServer
   if (server[WATCHED] === undefined) {
     server.prependListener('connection', onConnection)
@@ -175,7 +181,7 @@ const listenHook = sharedHook(net.Server.prototype, 'listen', (self, inner, args
   }
   server[WATCHED] = { port: undefined, listener: null } // (again) listening: the port may be another
   return inner.apply(server, args)
-})
+}
 
 function onListening(this: WatchedServer): void {
   const address = this.address()
@@ -263,12 +269,14 @@ function inheritsFrom(socket: net.Socket, listener: Listener): boolean {
 function install(): void {
   connectHook.install()
   listenHook.install()
+  httpListenHook?.install()
   diagnostics.subscribe('net.server.socket', onPublished)
 }
 
 function uninstall(): void {
   connectHook.uninstall()
   listenHook.uninstall()
+  httpListenHook?.uninstall()
   diagnostics.unsubscribe('net.server.socket', onPublished)
 }
 

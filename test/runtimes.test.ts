@@ -14,6 +14,7 @@ import { canRun, toolPath } from './helpers.js'
 
 const children = path.join(__dirname, 'children')
 const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
+const preload = path.join(__dirname, '..', 'dist', 'register.js')
 
 type Settings = { enabled: boolean; idle: number; interval: number; count: number; userTimeout: number }
 interface Outcome {
@@ -86,8 +87,20 @@ const HTTP_SERVER = { enabled: true, idle: 13_000, interval: 4_000, count: 5, us
 const bun = toolPath('bun')
 const deno = toolPath('deno')
 const runtimes = [
-  { name: 'Bun', command: [bun], available: bun !== '', install: 'Bun (scripts/tools.sh install bun)' },
-  { name: 'Deno', command: [deno, 'run', '--allow-all'], available: deno !== '', install: 'Deno (scripts/tools.sh install deno)' },
+  {
+    name: 'Bun',
+    command: [bun],
+    preloaded: [bun, '--preload', preload],
+    available: bun !== '',
+    install: 'Bun (scripts/tools.sh install bun)',
+  },
+  {
+    name: 'Deno',
+    command: [deno, 'run', '--allow-all'],
+    preloaded: [deno, 'run', '--allow-all', '--preload', preload],
+    available: deno !== '',
+    install: 'Deno (scripts/tools.sh install deno)',
+  },
 ]
 
 describe('runtimes', () => {
@@ -147,6 +160,21 @@ describe('runtimes', () => {
     },
   )
 
+  it.skipIf(!canRun(runtimes[1].install, runtimes[1].available))(
+    "Deno without --allow-ffi: the binding cannot load, so Deno's own setKeepAlive sets enable and idle, and every warning says why",
+    async () => {
+      const { result, kernel } = await run<Result>(
+        [deno, 'run', '--allow-read', '--allow-env', '--allow-net', '--allow-sys'],
+        'runtime.cjs',
+      )
+      const why = "Deno's permissions do not allow native addons: add --allow-ffi (or --allow-all) to deno run"
+      expect(result.support).toMatchObject({ native: false, reason: why, fdSource: null, read: false })
+      expect(kernel(result.client)).toMatchObject({ enabled: true, idle: CLIENT.idle })
+      expect(result.warnings[0]).toContain(`the native binding is not in use (${why})`)
+      expect(result.errors).toEqual([])
+    },
+  )
+
   interface Close {
     sharedLocalPort: number
     sockets: Array<{ local: string; remote: string; given: Omit<Settings, 'enabled'>; read: Settings | null }>
@@ -170,5 +198,44 @@ describe('runtimes', () => {
         expect(result.warnings).toEqual([])
       },
     )
+  }
+
+  interface ProcessResult {
+    client: { local: number; remote: number }
+    netAccepted: { local: number; remote: number }
+    httpAccepted: { local: number; remote: number }
+    httpBody: string
+    warnings: string[]
+  }
+  const PRELOAD = { enabled: true, idle: 8_000, interval: 3_000, count: 5, userTimeout: 30_000 }
+  const RULE = { enabled: true, idle: 9_000, interval: 2_000, count: 4, userTimeout: 20_000 } // test/children/runtime-process.cjs
+  for (const { name, command, preloaded, available, install } of runtimes) {
+    for (const [how, run_, settings] of [
+      [
+        `${preloaded.slice(1).join(' ').replace(preload, 'tcp-keepalive/register')}`,
+        () => run<ProcessResult>(preloaded, 'runtime-process.cjs', { TCP_KEEPALIVE: 'idle=8s interval=3s count=5 user-timeout=30s' }),
+        PRELOAD,
+      ],
+      [
+        'keepaliveProcess({ ... }, { accepted: true })',
+        () => run<ProcessResult>(command, 'runtime-process.cjs', { RULE: 'api', TCP_KEEPALIVE: '' }),
+        RULE,
+      ],
+    ] as const) {
+      it.skipIf(!canRun(install, available) || !canRun('ss (iproute2)', hasSs()))(
+        `${name}, ${how}: an app that configures no socket itself gets every field on its net and http client and server sockets`,
+        async () => {
+          const { result, kernel } = await run_()
+          const { client, netAccepted, httpAccepted } = result
+          const httpClient = { local: httpAccepted.remote, remote: httpAccepted.local }
+          for (const outcome of [client, netAccepted, httpAccepted, httpClient]) {
+            expect(kernel(outcome), `${outcome.local} -> ${outcome.remote}`).toEqual(settings)
+            expectTimerArmed(outcome, settings.idle)
+          }
+          expect(result.httpBody).toBe('ok')
+          expect(result.warnings).toEqual([])
+        },
+      )
+    }
   }
 })
