@@ -31,7 +31,7 @@ LD_PRELOAD="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libubsan.s
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan" \
   TCP_KEEPALIVE_FUZZ_RUNS="${TCP_KEEPALIVE_FUZZ_RUNS:-20000}" \
   npx vitest run test/native.test.ts test/configure.test.ts test/validation.test.ts test/lifecycle.test.ts \
-  test/sticky.test.ts test/properties.test.ts || status=$?
+  test/sticky.test.ts test/properties.test.ts test/lookup.test.ts || status=$?
 if compgen -G "$reports/*" >/dev/null; then
   cat "$reports"/*
   echo "sanitize: ASan/UBSan reported the errors above" >&2

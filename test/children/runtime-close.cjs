@@ -3,7 +3,7 @@
 // configured with its own settings. Two listeners on the same port (127.0.0.1
 // and 127.0.0.2), their accepted sockets (same local address and port,
 // different peers), clients sharing one local port towards both, and http
-// server connections configured one by one. Prints one JSON line: every
+// server connections configured one by one; under Deno, SO_REUSEPORT twins. Prints one JSON line: every
 // socket's addresses, what it was given and what readKeepalive read back;
 // then keeps them open until stdin closes.
 'use strict'
@@ -11,7 +11,7 @@ const { once } = require('node:events')
 const http = require('node:http')
 const net = require('node:net')
 const path = require('node:path')
-const { configureKeepalive, keepaliveServer, readKeepalive } = require(path.join(__dirname, '..', '..'))
+const { configureKeepalive, keepaliveServer, keepaliveSupport, readKeepalive } = require(path.join(__dirname, '..', '..'))
 
 const warnings = []
 process.on('warning', (warning) => warnings.push(warning.message))
@@ -55,6 +55,17 @@ async function main() {
     { server: first, given: { idle: 50_000, interval: 5_000, count: 5, userTimeout: 0 } },
     { server: second, given: { idle: 51_000, interval: 6_000, count: 6, userTimeout: 0 } },
   ]
+
+  // Where every listener is found by address (Deno): two SO_REUSEPORT twins on one port, found together,
+  // both configured by keepaliveServer on one of them.
+  if (keepaliveSupport.fdSource === 'lookup') {
+    const twinGiven = { idle: 52_000, interval: 7_000, count: 7, userTimeout: 0 }
+    const other = net.createServer().listen({ port: 0, host: '127.0.0.1', reusePort: true })
+    await once(other, 'listening')
+    const twin = keepaliveServer(net.createServer(), twinGiven).listen({ port: other.address().port, host: '127.0.0.1', reusePort: true })
+    await once(twin, 'listening')
+    listeners.push({ server: twin, given: twinGiven, twins: 2 })
+  }
 
   // A free local port, then two clients bound to it: one to each listener.
   const probe = net.createServer().listen(0, '127.0.0.1')
@@ -105,8 +116,8 @@ async function main() {
     given,
     read: readKeepalive(socket),
   }))
-  for (const { server, given } of listeners) {
-    report.push({ local: `${server.address().address}:${server.address().port}`, remote: '0.0.0.0:0', given, read: null })
+  for (const { server, given, twins = 1 } of listeners) {
+    report.push({ local: `${server.address().address}:${server.address().port}`, remote: '0.0.0.0:0', given, read: null, twins })
   }
   process.stdout.write(`${JSON.stringify({ sharedLocalPort: shared, sockets: report, warnings })}\n`)
   process.stdin.resume()

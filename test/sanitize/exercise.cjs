@@ -58,6 +58,27 @@ async function exercise() {
   }
   assert.ok(binding.duplicateProcessFd(2 ** 31 - 1, 0) < 0)
 
+  // The lookup by address (Linux): found, counted once with a dup, not found, bad input.
+  if (binding.socketLookup) {
+    const ends = [client.localAddress, client.localPort, client.remoteAddress, client.remotePort]
+    for (let i = 0; i < 50; i++) {
+      assert.equal(binding.findSocket(...ends), 1)
+      assert.equal(binding.found[1], client._handle.fd)
+      assert.equal(binding.found[1 + binding.lookupCapacity], binding.socketInode(client._handle.fd))
+    }
+    assert.equal(binding.findSocket('127.0.0.1', server.address().port, null, 0), 1)
+    assert.equal(binding.found[1], server._handle.fd)
+    assert.equal(binding.findSocket('127.0.0.1', 1, '::ffff:127.0.0.1%lo', 1), 0)
+    assert.equal(binding.findSocket('x'.repeat(200), 1, null, 0), -22)
+    assert.equal(binding.findSocket('127.0.0.1', 1, 'not an address', 1), -22)
+    assert.equal(binding.socketInode(file), -88)
+    assert.equal(binding.socketInode(1_000_000), -9)
+  } else {
+    assert.equal(binding.findSocket('127.0.0.1', 1, null, 0), -38)
+  }
+  assert.throws(() => binding.findSocket('127.0.0.1', 1), TypeError)
+  assert.throws(() => binding.socketInode('x'), TypeError)
+
   fs.closeSync(file)
   udp.close()
   client.destroy()
