@@ -2,16 +2,18 @@
 // run. Sections: per call against the C floor and Node's own setKeepAlive;
 // the first call on freshly accepted sockets; keepaliveServer under HTTP
 // connection churn; keepaliveProcess on the connect path; system calls per
-// call (strace); memory kept per call.
+// call (strace); memory kept per call; the lookup of an fd by address
+// (Bun, Deno) with 10 to 10 000 open sockets.
 // A benchmark reports ratios; it asserts nothing.
 //
-//   npm run bench [-- --only calls,first,churn,process,syscalls,memory]
+//   npm run bench [-- --only calls,first,churn,process,syscalls,memory,lookup]
 import net from 'node:net'
 import os from 'node:os'
 import { keepaliveSupport } from '../dist/index.mjs'
 import * as calls from './calls.mjs'
 import * as churn from './churn.mjs'
 import * as firstCall from './first-call.mjs'
+import * as lookup from './lookup.mjs'
 import * as memory from './memory.mjs'
 import * as processWide from './process.mjs'
 import * as syscalls from './syscalls.mjs'
@@ -19,7 +21,8 @@ import { loadFloor } from './floor/index.mjs'
 import { listening, loadNetKeepalive } from './shared.mjs'
 
 const onlyIndex = process.argv.indexOf('--only')
-const sections = onlyIndex > 0 ? process.argv[onlyIndex + 1].split(',') : ['calls', 'first', 'churn', 'process', 'syscalls', 'memory']
+const sections =
+  onlyIndex > 0 ? process.argv[onlyIndex + 1].split(',') : ['calls', 'first', 'churn', 'process', 'syscalls', 'memory', 'lookup']
 
 const floor = loadFloor()
 const netKeepalive = loadNetKeepalive()
@@ -39,3 +42,4 @@ if (sections.includes('churn')) await churn.report()
 if (sections.includes('process')) await processWide.report()
 if (sections.includes('syscalls')) syscalls.report()
 if (sections.includes('memory')) await memory.report()
+if (sections.includes('lookup')) await lookup.report()

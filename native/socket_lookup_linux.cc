@@ -1,5 +1,6 @@
-// Linux: readdir(/proc/self/fd), fstat for sockets, getsockname/getpeername,
-// and the TCP check of keepalive.h for the ones that match.
+// Linux: readdir(/proc/self/fd), getsockname (which also tells sockets from
+// other fds), getpeername, and for the ones that match the TCP check of
+// keepalive.h and fstat for the socket's inode.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -119,9 +120,10 @@ int FindSocket(const char* local_ip, int local_port, const char* remote_ip, int 
     long number = strtol(entry->d_name, &end, 10);
     if (*end != '\0' || end == entry->d_name || number == own) continue;  // ".", "..", the scan's own fd
     int fd = static_cast<int>(number);
+    // getsockname first (ENOTSOCK for a file or a pipe): one system call per fd that does not match.
+    if (!Matches(fd, local, remote_ip == nullptr ? nullptr : &peer) || CheckTcp(fd) != 0) continue;
     struct stat status;
     if (fstat(fd, &status) != 0 || !S_ISSOCK(status.st_mode)) continue;
-    if (!Matches(fd, local, remote_ip == nullptr ? nullptr : &peer) || CheckTcp(fd) != 0) continue;
     double inode = static_cast<double>(status.st_ino);
     bool seen = false;  // a dup() of a socket already counted: keep the lowest fd
     for (int i = 0; i < count && i < kLookupCapacity; i++) {
