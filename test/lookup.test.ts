@@ -8,12 +8,17 @@ import fs from 'node:fs'
 import net from 'node:net'
 import nodeGypBuild from 'node-gyp-build'
 import path from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import http from 'node:http'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { configureKeepalive, keepaliveProcess, keepaliveServer, keepaliveSupport, readKeepalive, readTcpInfo } from '../lib/index.js'
 import { socketLookup } from '../lib/lookup.js'
 import type { Binding } from '../lib/native.js'
 import { closeAll, fdOf, listen, tcpPair } from './helpers.js'
 
-afterEach(closeAll)
+afterEach(() => {
+  vi.restoreAllMocks()
+  closeAll()
+})
 
 const binding = nodeGypBuild(path.join(__dirname, '..')) as Binding
 const linux = binding.socketLookup
@@ -108,5 +113,31 @@ describe.skipIf(!linux)('socketLookup: the fd kept on a socket', () => {
     expect(lookup.listenerFds(server)).toEqual([fdOf(server)])
     const elsewhere = { address: () => ({ address: '127.0.0.1', port: 1, family: 'IPv4' }) } as unknown as net.Server
     expect(lookup.listenerFds(elsewhere)).toBe('no fd of this process is a TCP socket with a listener on 127.0.0.1:1')
+  })
+})
+
+describe('on Node', () => {
+  it('never scans: every socket, server and process-wide rule takes the fd from the handle', async () => {
+    const findSocket = vi.spyOn(binding, 'findSocket')
+    const socketInode = vi.spyOn(binding, 'socketInode')
+    expect(keepaliveSupport.fdSource).toBe('handle')
+    const rule = keepaliveProcess({ idle: 9_000 }, { accepted: true })
+    try {
+      const { client, accepted } = await tcpPair()
+      configureKeepalive(client, { idle: 5_000, interval: 1_000, count: 2 })
+      expect(readKeepalive(accepted).idle).toBe(9_000)
+      readTcpInfo(client)
+      const server = await listen(keepaliveServer(http.createServer(), { idle: 7_000 }))
+      const connected = once(server, 'connection')
+      const socket = net.connect(server.port, '127.0.0.1')
+      await once(socket, 'connect')
+      const [inbound] = (await connected) as [net.Socket]
+      expect(readKeepalive(inbound).idle).toBe(7_000)
+      socket.destroy()
+    } finally {
+      rule.stop()
+    }
+    expect(findSocket).not.toHaveBeenCalled()
+    expect(socketInode).not.toHaveBeenCalled()
   })
 })

@@ -6,6 +6,7 @@
 // each socket's fd inside it.
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import readline from 'node:readline'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -176,6 +177,32 @@ describe('runtimes', () => {
       expect(result.errors).toEqual([])
     },
   )
+
+  for (const { name, command, available, install } of runtimes) {
+    it.skipIf(!canRun(install, available))(
+      `${name}: a connection whose addresses match no socket of the process gets the runtime's setKeepAlive, with warnings that say so, and no fd is written`,
+      async () => {
+        const { result, kernel } = await run<{ accepted: Outcome; warnings: string[] }>(command, 'runtime-miss.cjs')
+        const { accepted } = result
+        const system = {
+          idle: Number(readFileSync('/proc/sys/net/ipv4/tcp_keepalive_time', 'utf8')) * 1000,
+          interval: Number(readFileSync('/proc/sys/net/ipv4/tcp_keepalive_intvl', 'utf8')) * 1000,
+          count: Number(readFileSync('/proc/sys/net/ipv4/tcp_keepalive_probes', 'utf8')),
+        }
+        // Deno's setKeepAlive sets enable and idle; Bun's does nothing on an http.Server connection.
+        const held = name === 'Deno' ? { enabled: true, idle: 17_000 } : { enabled: false, idle: system.idle }
+        expect(kernel(accepted)).toEqual({ ...held, interval: system.interval, count: system.count, userTimeout: 0 })
+        expect(accepted.read).toEqual({ enabled: null, idle: null, interval: null, count: null, userTimeout: null })
+        // Nor the client's end, the socket with the reversed 4-tuple.
+        expect(kernel({ local: accepted.remote, remote: accepted.local }).idle).not.toBe(17_000)
+        const why = `on a socket that exposes no file descriptor \\(no fd of this process is a TCP socket with its addresses\\): ${name} `
+        expect(result.warnings).toEqual([
+          expect.stringMatching(new RegExp(`^tcp-keepalive cannot set interval ${why}`)),
+          expect.stringMatching(new RegExp(`^tcp-keepalive cannot set count ${why}`)),
+        ])
+      },
+    )
+  }
 
   interface Close {
     sharedLocalPort: number
