@@ -21,7 +21,6 @@
 // added (an APM agent's wrappers keep running) and come off with the last
 // rule only while still on top (lib/hook.ts).
 import diagnostics from 'node:diagnostics_channel'
-import http from 'node:http'
 import net from 'node:net'
 import { invalidArgType, invalidArgValue } from './errors.js'
 import { sharedHook } from './hook.js'
@@ -168,9 +167,16 @@ const connectHook = sharedHook(net.Socket.prototype, 'connect', (self, inner, ar
 })
 
 const listenHook = sharedHook(net.Server.prototype, 'listen', watchListen)
-/** Bun's http.Server is no net.Server and has its own listen: hooked the same way (null on Node, where it inherits net's). */
-const httpListenHook =
-  http.Server.prototype.listen === net.Server.prototype.listen ? null : sharedHook(http.Server.prototype, 'listen', watchListen)
+/**
+ * Bun's http.Server is no net.Server and has its own listen: hooked the same
+ * way. Only under Bun is node:http loaded for it (a preload on Node does not
+ * pay for loading it; Node's http.Server inherits net's listen anyway).
+ */
+const httpListenHook = (() => {
+  if (!(process.versions as { bun?: string }).bun) return null
+  const { Server } = require('node:http') as typeof import('node:http')
+  return Server.prototype.listen === net.Server.prototype.listen ? null : sharedHook(Server.prototype, 'listen', watchListen)
+})()
 
 function watchListen(self: unknown, inner: (...args: unknown[]) => unknown, args: unknown[]): unknown {
   const server = self as WatchedServer
