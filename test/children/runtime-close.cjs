@@ -105,6 +105,21 @@ async function main() {
     })
   }
   for (const [socket, given] of httpGiven) record(socket, given)
+
+  // Again and again, each round in another order with new settings for every socket, each read back
+  // after all were written: the fds kept on the sockets must go on naming the right ones.
+  const misread = []
+  for (let round = 1; round <= 5; round++) {
+    const order = sockets.map((_, i) => sockets[(i * 7 + round) % sockets.length])
+    for (const entry of order) {
+      entry.given = own()
+      configureKeepalive(entry.socket, entry.given)
+    }
+    for (const { socket, given, local, remote } of sockets) {
+      const read = readKeepalive(socket)
+      if (read.idle !== given.idle || read.count !== given.count) misread.push({ round, local, remote, given, read })
+    }
+  }
   await new Promise((resolve) => setTimeout(resolve, 50)) // let warnings be delivered
 
   const report = sockets.map(({ socket, given, local, remote }) => ({
@@ -116,7 +131,7 @@ async function main() {
   for (const { server, given, twins = 1 } of listeners) {
     report.push({ local: `${server.address().address}:${server.address().port}`, remote: '0.0.0.0:0', given, read: null, twins })
   }
-  process.stdout.write(`${JSON.stringify({ sharedLocalPort: shared, sockets: report, warnings })}\n`)
+  process.stdout.write(`${JSON.stringify({ sharedLocalPort: shared, sockets: report, misread, warnings })}\n`)
   process.stdin.resume()
   process.stdin.on('end', () => process.exit(0))
 }
