@@ -382,7 +382,8 @@ export function configureKeepalive<T extends KeepaliveTarget>(target: T, options
  * values, so a socket never configured shows the system defaults
  * (on Linux `net.ipv4.tcp_keepalive_time` etc.). Times in ms.
  *
- * @returns Each field, or null where this platform or mode cannot report it (all null in fallback mode).
+ * @returns Each field, or null where this platform or mode cannot report it (all null in fallback mode, and for
+ *   a socket the runtime gives no fd for that the lookup by address did not find: Bun, Deno).
  * @throws Error `ERR_SOCKET_NOT_CONNECTED` for a socket still connecting, `ERR_SOCKET_CLOSED`,
  *   `ERR_KEEPALIVE_NOT_TCP`, or a system error (`syscall: 'getsockopt'`); the argument errors of configureKeepalive.
  */
