@@ -305,18 +305,20 @@ setWriter(writeLater)
 export function configureFor(socket: net.Socket, layer: Layer, settings: Settings, inherited?: Settings): Error | null {
   try {
     const known = stateOf(socket)
-    const resolved = resolve(socket, known)
+    const connecting = socketTarget(socket, known) === null
     const state = stateFor(socket, known)
+    const toWrite = winning(state, layer, settings)
+    if (inherited !== undefined) for (const field of FIELDS) if (toWrite[field] === inherited[field]) toWrite[field] = undefined
+    // Nothing to write (all inherited from the listener): not even a lookup of the fd.
+    const resolved = connecting || (isEmpty(toWrite) && !backend.writesAllFields) ? null : resolve(socket, state)
     if (resolved !== null) {
       const using = backendFor(resolved.fd)
-      const toWrite = winning(state, layer, settings)
-      if (inherited !== undefined) for (const field of FIELDS) if (toWrite[field] === inherited[field]) toWrite[field] = undefined
       let given = using.writesAllFields ? overlay(effective(state), toWrite) : toWrite
       if (using !== backend) given = withoutUnsupported(given, false, using, resolved.unfound)
       if (state.lacksUserTimeout) given = { ...given, userTimeout: undefined }
       if (!isEmpty(given)) applyTolerant(using, resolved, given, state)
     }
-    record(socket, state, layer, state.lacksUserTimeout ? { ...settings, userTimeout: undefined } : settings, resolved === null)
+    record(socket, state, layer, state.lacksUserTimeout ? { ...settings, userTimeout: undefined } : settings, connecting)
     return null
   } catch (error) {
     return error as Error

@@ -24,7 +24,16 @@ import diagnostics from 'node:diagnostics_channel'
 import net from 'node:net'
 import { invalidArgType, invalidArgValue } from './errors.js'
 import { sharedHook } from './hook.js'
-import { acceptedSocketsInherit, configureFd, configureFor, isUnixSocket, readKeepalive, settledSettings, warnOnce } from './keepalive.js'
+import {
+  acceptedSocketsInherit,
+  configureFd,
+  configureFor,
+  isUnixSocket,
+  listenerFds,
+  readKeepalive,
+  settledSettings,
+  warnOnce,
+} from './keepalive.js'
 import { FIELDS, noSettings, overlay, type KeepaliveOptions, type Settings } from './options.js'
 import { settingsFromRule } from './rule.js'
 import { listenerSettingsOf } from './server.js'
@@ -83,7 +92,8 @@ interface Watched {
 /** What the static rules put on a listening socket, and what it held before (put back when they stop). */
 interface Listener {
   server: net.Server
-  fd: number
+  /** Its fds: one, or several SO_REUSEPORT twins found by address (Deno, Bun's http.Server). */
+  fds: number[]
   written: Settings
   original: Settings
   /** Whether its accepted sockets hold `written`: read back on the first one (undefined until then). */
@@ -221,8 +231,9 @@ function staticAccepted(port: number | undefined): Settings {
  */
 function followRules(server: WatchedServer): void {
   const watched = server[WATCHED]!
-  const fd = (server as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd
-  if (!acceptedSocketsInherit || typeof fd !== 'number' || fd < 0) return
+  if (!acceptedSocketsInherit) return
+  const fds = watched.listener?.fds ?? listenerFds(server)
+  if (fds.length === 0) return
   const wanted = staticAccepted(watched.port)
   const own = listenerSettingsOf(server)
   if (own) for (const field of FIELDS) if (own[field] !== undefined) wanted[field] = undefined
@@ -234,10 +245,11 @@ function followRules(server: WatchedServer): void {
   }
   if (isEmpty(write)) return
   try {
-    const original = listener?.original ?? heldBy(fd)
-    const applied = configureFd(fd, write)
+    const original = listener?.original ?? heldBy(fds[0])
+    let applied = write
+    for (const fd of fds) applied = configureFd(fd, write)
     if (applied.userTimeout === undefined) wanted.userTimeout = undefined // a Multipath TCP listener lacks it
-    watched.listener = isEmpty(wanted) ? null : { server, fd, written: wanted, original, inherits: undefined }
+    watched.listener = isEmpty(wanted) ? null : { server, fds, written: wanted, original, inherits: undefined }
   } catch (error) {
     watched.listener = null
     warnOnce(`tcp-keepalive: keepaliveProcess could not configure a listening socket: ${(error as Error).message}`, 'TCP_KEEPALIVE_FAILED')
