@@ -231,8 +231,14 @@ function staticAccepted(port: number | undefined): Settings {
  */
 function followRules(server: WatchedServer): void {
   const watched = server[WATCHED]!
+  // A server being closed has given up its fd (its 'close' event comes later): that number may be another socket's now.
+  if (!server.listening) {
+    listening.delete(server)
+    watched.listener = null
+    return
+  }
   if (!acceptedSocketsInherit) return
-  const fds = watched.listener?.fds ?? listenerFds(server)
+  const fds = listenerFds(server)
   if (fds.length === 0) return
   const wanted = staticAccepted(watched.port)
   const own = listenerSettingsOf(server)

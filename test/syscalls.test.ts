@@ -126,6 +126,32 @@ describe('a listening socket configured by the rules', () => {
     client.destroy()
   })
 
+  it("a server being closed (its 'close' still to come) is left alone when rules change: its fd may be another socket's now", async () => {
+    rules.push(keepaliveProcess({ idle: 40_000 }, { accepted: true, outgoing: false }))
+    const server = await listen(net.createServer())
+    const oldFd = fdOf(server)
+    const accepted = once(server, 'connection') as Promise<[net.Socket]>
+    const client = net.connect(server.port, '127.0.0.1')
+    await once(client, 'connect')
+    const [kept] = await accepted // open: 'close' waits for it
+    server.close()
+    // The lowest free fd is the listener's old one: the next socket takes it.
+    const other = await listen(net.createServer(), '127.0.0.2')
+    const reused = fdOf(other) === oldFd
+    const before = readKeepalive(fdOf(other))
+    const warned: string[] = []
+    const onWarning = (warning: Error) => warned.push(warning.message)
+    process.on('warning', onWarning)
+    rules.push(keepaliveProcess({ count: 7 }, { accepted: true, outgoing: false, ports: [server.port] }))
+    await new Promise((resolve) => setImmediate(resolve))
+    process.off('warning', onWarning)
+    expect(readKeepalive(fdOf(other))).toEqual(before) // not written through the old number
+    expect(warned).toEqual([])
+    expect(reused || 'the fd was not reused this time').toBeTruthy()
+    kept.destroy()
+    client.destroy()
+  })
+
   it('a function rule beside a static one: the static fields inherited, the function decides the rest per connection', async () => {
     rules.push(keepaliveProcess({ idle: 40_000, count: 4 }, { accepted: true, outgoing: false }))
     rules.push(keepaliveProcess(() => ({ interval: 9_000 }), { accepted: true, outgoing: false }))
