@@ -1,5 +1,5 @@
 // The tcp-keepalive command as a user runs it: the built bin in a child process.
-import { spawn, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
@@ -8,12 +8,26 @@ import { formatDuration } from '../lib/cli/format.js'
 import { parseEndpoint } from '../lib/cli/inspect.js'
 import { deadPeerDetectionMs } from '../lib/detection.js'
 import { bin, canDropRoot, expectOneLineFailure, nobodysProcess, root, run, runWithoutPtrace } from './cli-run.js'
+import { canRun, toolPath } from './helpers.js'
 
 describe('tcp-keepalive', () => {
   it('prints usage: exit 0 with --help, 2 without a command or with an unknown one', () => {
     expect(run(['--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: tcp-keepalive <command>') })
     expect(run([])).toMatchObject({ code: 2, stderr: expect.stringContaining('Usage: tcp-keepalive <command>') })
     expect(run(['frobnicate'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^tcp-keepalive: unknown command 'frobnicate'/) })
+    expect(run(['constructor'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^tcp-keepalive: unknown command 'constructor'/) })
+  })
+
+  it('help and help <command> print usage; --version and -v the version in package.json', () => {
+    const { version } = JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }
+    expect(run(['help'])).toEqual({ code: 0, stdout: run(['--help']).stdout, stderr: '' })
+    expect(run(['help', 'plan'])).toEqual({ code: 0, stdout: run(['plan', '--help']).stdout, stderr: '' })
+    expect(run(['help', 'frobnicate'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/^tcp-keepalive: unknown command 'frobnicate'/),
+    })
+    expect(run(['--version'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' })
+    expect(run(['-v'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' })
   })
 })
 
@@ -120,6 +134,21 @@ describe('tcp-keepalive doctor', () => {
 
   it('rejects unknown options with exit 2', () => {
     expectOneLineFailure(run(['doctor', '--verbose']), 2, "Unknown option '--verbose'")
+  })
+
+  it('names the runtime: Node by its version', () => {
+    expect(run(['doctor']).stdout).toMatch(new RegExp(`^runtime +Node ${process.version.replace(/\./g, '\\.')} \\(N-API \\d+\\)$`, 'm'))
+  })
+
+  const bun = toolPath('bun')
+  it.skipIf(!canRun('Bun (scripts/tools.sh install bun)', bun !== ''))('under Bun names Bun, and its binding is native', () => {
+    const result = spawnSync(bun, [bin, 'doctor'], { encoding: 'utf8' })
+    const bunVersion = execFileSync(bun, ['--version'], { encoding: 'utf8' }).trim()
+    expect(result.status, result.stderr).toBe(0)
+    expect(result.stdout).toMatch(
+      new RegExp(`^runtime +Bun ${bunVersion.replace(/\./g, '\\.')} \\(reports Node v[\\d.]+, N-API \\d+\\)$`, 'm'),
+    )
+    expect(result.stdout).toMatch(/^binding +native, /m)
   })
 })
 

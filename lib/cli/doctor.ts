@@ -7,6 +7,7 @@ import { release } from 'node:os'
 import { parseArgs } from 'node:util'
 import { deadPeerDetectionMs } from '../detection.js'
 import { configureKeepalive, type KeepaliveOptions, keepaliveSupport, readKeepalive } from '../index.js'
+import { runtimeName } from '../fallback.js'
 import { bindingPath } from '../native.js'
 import type { Command } from './command.js'
 import { formatDuration } from './format.js'
@@ -14,7 +15,7 @@ import { hasSs, ssKeepaliveTimer } from './ss.js'
 
 const HELP = `Usage: tcp-keepalive doctor [--json]
 
-Reports the platform, Node, whether the native binding loaded (and from
+Reports the platform, the runtime (Node, Bun or Deno), whether the native binding loaded (and from
 where) or why not, which fields can be set and read, the kernel's keepalive
 defaults, and runs a self-test on a loopback connection: configure, read
 back, and compare with the keepalive timer that ss -tnoi shows.
@@ -42,7 +43,7 @@ export const doctor: Command = {
     const file = bindingPath()
     const report = {
       platform: `${process.platform} ${process.arch}, kernel ${release()}`,
-      node: `${process.version} (N-API ${process.versions.napi})`,
+      runtime: runtimeDescription(),
       binding: {
         inUse: keepaliveSupport.native,
         reason: keepaliveSupport.reason,
@@ -63,7 +64,7 @@ export const doctor: Command = {
     const { binding, kernelDefaults: defaults } = report
     const lines = [
       ['platform', report.platform],
-      ['node', report.node],
+      ['runtime', report.runtime],
       [
         'binding',
         binding.inUse
@@ -86,6 +87,13 @@ export const doctor: Command = {
       out.write(`  ${check.ok === null ? 'skip' : check.ok ? 'ok  ' : 'FAIL'}  ${check.name}: ${check.detail}\n`)
     return failed ? 1 : 0
   },
+}
+
+/** "Node v20.20.2 (N-API 9)"; Bun and Deno by their own name, with the Node version they report. */
+function runtimeDescription(): string {
+  const name = runtimeName()
+  const nodeToo = name.startsWith('Node') ? '' : `reports Node ${process.version}, `
+  return `${name} (${nodeToo}N-API ${process.versions.napi})`
 }
 
 function kernelDefaults(): { idle: number; interval: number; count: number } | null {

@@ -1,31 +1,61 @@
 #!/usr/bin/env node
 // The `tcp-keepalive` command. Exit codes: 0 success, 1 failure, 2 wrong arguments.
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import { apply } from './apply.js'
 import { type Command, CommandError, UsageError } from './command.js'
 import { demo } from './demo.js'
 import { doctor } from './doctor.js'
 import { inspect } from './inspect.js'
 import { plan } from './plan.js'
+import { registerPath } from './register-path.js'
 
-const COMMANDS: Record<string, Command> = { apply, demo, doctor, inspect, plan }
+const COMMANDS: Record<string, Command> = { apply, demo, doctor, inspect, plan, 'register-path': registerPath }
 
 const USAGE = `Usage: tcp-keepalive <command> [options]
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, command]) => `  ${name.padEnd(10)}${command.summary}`)
+  .map(([name, command]) => `  ${name.padEnd(15)}${command.summary}`)
   .join('\n')}
+
+Options:
+  -h, --help     Show this help (also: tcp-keepalive help [command])
+  -v, --version  Print the package's version
 
 Run 'tcp-keepalive <command> --help' for a command's options.
 `
 
+/** The installed package's version: dist/cli/ (or lib/cli/) is two levels below its package.json. */
+function version(): string {
+  return (JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version
+}
+
+/** The command called `name`; not a key inherited from Object.prototype (`tcp-keepalive constructor`). */
+function commandNamed(name: string | undefined): Command | undefined {
+  return name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
-  if (name === '--help' || name === '-h') {
-    process.stdout.write(USAGE)
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${version()}\n`)
     return 0
   }
-  const command = name === undefined ? undefined : COMMANDS[name]
+  if (name === '--help' || name === '-h' || name === 'help') {
+    // `help <command>` is that command's --help; an unknown one falls through to the error below.
+    if (name !== 'help' || rest.length === 0) {
+      process.stdout.write(USAGE)
+      return 0
+    }
+    const command = commandNamed(rest[0])
+    if (command !== undefined) {
+      process.stdout.write(command.help)
+      return 0
+    }
+    return main(rest)
+  }
+  const command = commandNamed(name)
   if (command === undefined) {
     process.stderr.write(`${name === undefined ? '' : `tcp-keepalive: unknown command '${name}'\n\n`}${USAGE}`)
     return 2
