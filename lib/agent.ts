@@ -1,6 +1,6 @@
 // keepaliveAgent: keepalive for every socket an http(s).Agent creates.
-import http from 'node:http'
-import type net from 'node:net'
+import http = require('node:http')
+import type net = require('node:net')
 import { invalidArgType } from './errors.js'
 import { configureFor, passesThrough, settledSettings } from './keepalive.js'
 import type { KeepaliveOptions } from './options.js'

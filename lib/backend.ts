@@ -1,6 +1,6 @@
 // What every way of applying keepalive settings provides. Two exist: the
 // native binding (native.ts) and Node's own setKeepAlive (fallback.ts).
-import type net from 'node:net'
+import type net = require('node:net')
 import type { Field, Limits, Settings } from './options.js'
 
 /** Values the kernel holds: ms, or probes for count; `null` where this platform or mode cannot tell. */

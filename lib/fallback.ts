@@ -1,6 +1,6 @@
 // The fallback backend: Node's own socket.setKeepAlive, used where the native
 // binding cannot be (no fd on Windows, binary failed to load, or forced).
-import net from 'node:net'
+import net = require('node:net')
 import type { Backend } from './backend.js'
 import type { FieldLimits, Limits } from './options.js'
 

@@ -14,6 +14,8 @@ export const {
   planKeepalive,
   IDLE_TIMEOUT_PRESETS,
 } = lib
+/** The whole API as one object, for `import tk from 'tcp-keepalive'` (the same functions as the named exports). */
+export default lib
 export type {
   ConnectCallback,
   ConnectionInfo,

@@ -1,6 +1,6 @@
 // The core: configureKeepalive, readKeepalive, readTcpInfo and what this
 // process supports, over the backend chosen once at load.
-import type net from 'node:net'
+import type net = require('node:net')
 import type { Backend, KeepaliveState, Target, TcpInfo } from './backend.js'
 import { keepaliveError } from './errors.js'
 import { fallbackBackend, runtimeName } from './fallback.js'

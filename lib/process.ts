@@ -21,7 +21,7 @@
 // added (an APM agent's wrappers keep running) and come off with the last
 // rule only while still on top (lib/hook.ts).
 import diagnostics from 'node:diagnostics_channel'
-import net from 'node:net'
+import net = require('node:net')
 import { invalidArgType, invalidArgValue } from './errors.js'
 import { sharedHook } from './hook.js'
 import {

@@ -1,5 +1,5 @@
 // keepaliveServer: keepalive for every connection a server accepts.
-import net from 'node:net'
+import net = require('node:net')
 import { invalidArgType } from './errors.js'
 import {
   acceptedSocketsInherit,

@@ -14,7 +14,7 @@
 // configured socket, rather than one per socket: a closure per socket costs on
 // the accept path. Sockets never configured pay one property lookup per
 // setKeepAlive call.
-import net from 'node:net'
+import net = require('node:net')
 import { nodeSetsIntervalAndCount } from './fallback.js'
 import { sharedHook } from './hook.js'
 import { noSettings, overlay, type Settings } from './options.js'

@@ -1,6 +1,6 @@
 // What a target is and where a socket is in its life. Reads go through
 // http2's socket proxy too, which forwards them to the real socket.
-import net from 'node:net'
+import net = require('node:net')
 import type { Target } from './backend.js'
 import { invalidArgType, keepaliveError, outOfRange } from './errors.js'
 

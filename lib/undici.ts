@@ -1,5 +1,5 @@
 // keepaliveConnector: keepalive for undici's connections.
-import type net from 'node:net'
+import type net = require('node:net')
 import { keepaliveError } from './errors.js'
 import { configureFor, passesThrough, settledSettings } from './keepalive.js'
 import type { KeepaliveOptions } from './options.js'

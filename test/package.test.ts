@@ -17,17 +17,19 @@ function runNode(args: string[]): string {
 }
 
 describe('entry points', () => {
-  it('require() and import give the same exports (one implementation, one binding)', () => {
+  it('require(), import * and the default import give the same exports (one implementation, one binding)', () => {
     const out = runNode([
       '--input-type=module',
       '-e',
       `import * as esm from 'tcp-keepalive'
+       import tk from 'tcp-keepalive'
        import { createRequire } from 'node:module'
        const cjs = createRequire(import.meta.url)('tcp-keepalive')
        console.log(JSON.stringify({
          cjs: Object.keys(cjs).sort(),
          esm: Object.keys(esm).sort(),
          same: Object.keys(cjs).every((name) => esm[name] === cjs[name]),
+         defaultIsTheCommonJsModule: tk === cjs,
          native: esm.keepaliveSupport.native,
        }))`,
     ])
@@ -43,7 +45,13 @@ describe('entry points', () => {
       'readKeepalive',
       'readTcpInfo',
     ]
-    expect(JSON.parse(out)).toEqual({ cjs: names, esm: names, same: true, native: true })
+    expect(JSON.parse(out)).toEqual({
+      cjs: names,
+      esm: [...names, 'default'].sort(),
+      same: true,
+      defaultIsTheCommonJsModule: true,
+      native: true,
+    })
   })
 })
 

@@ -19,6 +19,7 @@ import {
   type KeepaliveSupport,
   type TcpInfo,
 } from 'tcp-keepalive'
+import tk from 'tcp-keepalive'
 import 'tcp-keepalive/vitest'
 import { expect } from 'vitest'
 
@@ -42,4 +43,8 @@ const rule: ProcessKeepalive = keepaliveProcess((_socket, { remotePort }) => (re
 })
 rule.stop()
 const { userTimeout } = planKeepalive({ idleTimeout: 350_000 })
-export { state, support, server, agent, connect, info, userTimeout }
+// The default export: the same API as one object.
+const viaDefault: KeepaliveState = tk.readKeepalive(tk.configureKeepalive(new net.Socket(), options))
+// @ts-expect-error the default export has only the API's functions and values
+tk.notAnExport()
+export { state, support, server, agent, connect, info, userTimeout, viaDefault }
