@@ -15,7 +15,9 @@ export type Connector = (options: object, callback: ConnectCallback) => unknown
  * A `connect` function for undici's `new Agent({ connect })` (or `Pool`,
  * `Client`) that applies keepalive options to each connection it opens. Built
  * on undici's own `buildConnector(connectOptions)`, so TLS and the other
- * connect options behave as in undici. undici (7 or 8) must be installed.
+ * connect options behave as in undici. undici (7 or 8) must be installed: without it the
+ * call throws ERR_KEEPALIVE_MISSING_PEER; with another major, or one that needs a newer
+ * Node than this one, ERR_KEEPALIVE_PEER_VERSION.
  *
  * @example
  * ```ts
@@ -40,11 +42,45 @@ export function keepaliveConnector(given: KeepaliveOptions, connectOptions: obje
   }
 }
 
+/** The undici majors the connector is built and tested for (the peer dependency's range). */
+const UNDICI_MAJORS = [7, 8]
+
+/**
+ * undici as this package resolves it, checked first: in an app that does not
+ * depend on undici, the copy found may be one another package brought (yarn's
+ * node-modules linker hoists them), of a major we do not know or for a newer Node,
+ * where it would fail later with an unrelated TypeError.
+ */
 function loadUndici(): { buildConnector(options: object): Connector } {
+  let manifest: { version?: string; engines?: { node?: string } }
   try {
-    return require('undici')
+    manifest = require('undici/package.json')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error
+    const { code } = error as NodeJS.ErrnoException
+    if (code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') return require('undici') // a future undici that hides its manifest: no check
+    if (code !== 'MODULE_NOT_FOUND') throw error
     throw keepaliveError('ERR_KEEPALIVE_MISSING_PEER', 'keepaliveConnector needs undici: npm install undici')
   }
+  const version = manifest.version ?? '?'
+  if (!UNDICI_MAJORS.includes(Number(version.split('.')[0]))) {
+    throw keepaliveError(
+      'ERR_KEEPALIVE_PEER_VERSION',
+      `keepaliveConnector needs undici ${UNDICI_MAJORS.join(' or ')}, but found undici ${version}: install one (npm install undici@${UNDICI_MAJORS.at(-1)})`,
+    )
+  }
+  const needs = manifest.engines?.node
+  const minimum = needs === undefined ? null : /^>=\s*v?(\d+)\.(\d+)\.(\d+)$/.exec(needs.trim())
+  if (minimum !== null && olderThan(process.versions.node, minimum.slice(1).map(Number))) {
+    throw keepaliveError(
+      'ERR_KEEPALIVE_PEER_VERSION',
+      `keepaliveConnector found undici ${version}, which needs Node ${needs} (this is ${process.version}): install an undici for this Node (npm install undici@7)`,
+    )
+  }
+  return require('undici')
+}
+
+/** Whether version "a.b.c" is below [major, minor, patch]. */
+function olderThan(version: string, [major, minor, patch]: number[]): boolean {
+  const [a, b, c] = version.split('.').map(Number)
+  return a !== major ? a < major : b !== minor ? b < minor : c < patch
 }
