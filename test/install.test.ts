@@ -150,7 +150,7 @@ describe.skipIf(!canRun('the four prebuilds (npm run prebuilds)', haveAll || pro
         expect(require).toEqual({
           native: false,
           reason: expect.stringMatching(
-            /^no binary for linux-x64 in .* \(no prebuild matches and none was built\): install a C\+\+ toolchain and run 'npm rebuild tcp-keepalive'$/,
+            /^no binary for linux-x64 in \S+\/no-prebuilds\/node_modules\/tcp-keepalive \(no prebuild matches and none was built\): install a C\+\+ toolchain and run 'npm rebuild tcp-keepalive'$/,
           ),
         })
         expect(esm).toEqual(require)
