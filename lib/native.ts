@@ -3,6 +3,7 @@ import { fstatSync } from 'node:fs'
 import { constants } from 'node:os'
 import path from 'node:path'
 import type { Backend, KeepaliveState, Target, TcpInfo } from './backend.js'
+import { findForBundle, isPackageRoot } from './bundled.js'
 import { keepaliveError, systemError } from './errors.js'
 import { runtimeName } from './fallback.js'
 import { FIELDS, type Field, type FieldLimits, type Limits } from './options.js'
@@ -43,8 +44,17 @@ export interface Binding {
 /** In a values array: leave unchanged (apply) or cannot be read (read). */
 const UNSET = -1
 
-/** The package root: lib/ when run from source, dist/ when built, both one level down. */
-const PACKAGE_ROOT = path.join(__dirname, '..')
+/**
+ * This file's folder. A bundler may leave none: esbuild's ESM output has no
+ * __dirname (referring to it would throw), webpack's default is "/".
+ */
+const OWN_FOLDER: string | undefined = typeof __dirname === 'string' ? __dirname : undefined
+
+/** The package root: lib/ when run from source, dist/ when built, both one level down (in a bundle, not the package). */
+const PACKAGE_ROOT = path.join(OWN_FOLDER ?? '/', '..')
+
+/** An explicit path to the .node file, for bundles deployed without node_modules. */
+const BINDING_VARIABLE = 'TCP_KEEPALIVE_BINDING'
 
 /** Set to "1" to use Node's setKeepAlive even where the binding works (for testing the fallback). */
 const FORCE_FALLBACK_VARIABLE = 'TCP_KEEPALIVE_FORCE_FALLBACK'
@@ -94,12 +104,51 @@ function loadFailure(error: unknown): string {
   return `the native binding did not load: ${why} (run 'npm rebuild tcp-keepalive')`
 }
 
+/** Loads a .node file without require(), which a bundler may have replaced with its own. */
+function dlopen(file: string): Binding {
+  const module = { exports: {} }
+  process.dlopen(module, file)
+  return module.exports as Binding
+}
+
+/**
+ * Where the binding comes from: an explicit file (TCP_KEEPALIVE_BINDING), the
+ * package's own folder, or, when the code was bundled, the folder findForBundle
+ * chose; or why there is none.
+ */
+function bindingSource(): { file: string } | { root: string; bundled: boolean } | { reason: string } {
+  const explicit = process.env[BINDING_VARIABLE]
+  if (explicit) return { file: path.resolve(explicit) }
+  if (OWN_FOLDER !== undefined && isPackageRoot(PACKAGE_ROOT)) return { root: PACKAGE_ROOT, bundled: false }
+  const found = findForBundle(OWN_FOLDER, (root) => {
+    try {
+      nodeGypBuild().resolve(root)
+      return true
+    } catch {
+      return false
+    }
+  })
+  return 'reason' in found ? found : { root: found.root, bundled: true }
+}
+
 /** Loads the binding, or says why it cannot be used. */
 export function loadBinding(): { binding: Binding } | { reason: string } {
   if (process.env[FORCE_FALLBACK_VARIABLE] === '1') return { reason: `${FORCE_FALLBACK_VARIABLE}=1 is set` }
   let binding: Binding
   try {
-    binding = nodeGypBuild()(PACKAGE_ROOT) as Binding
+    const source = bindingSource()
+    if ('reason' in source) return source
+    if ('file' in source) {
+      try {
+        binding = dlopen(source.file)
+      } catch (error) {
+        const { code, message = String(error) } = error as { code?: unknown; message?: string }
+        if (code === 'ERR_DLOPEN_DISABLED' || code === 'ERR_ACCESS_DENIED') return { reason: loadFailure(error) }
+        return { reason: `${BINDING_VARIABLE}=${source.file} did not load: ${message.split('\n')[0]}` }
+      }
+    } else {
+      binding = source.bundled ? dlopen(nodeGypBuild().resolve(source.root)) : (nodeGypBuild()(source.root) as Binding)
+    }
   } catch (error) {
     return { reason: loadFailure(error) }
   }
@@ -112,10 +161,12 @@ export function loadBinding(): { binding: Binding } | { reason: string } {
   return { binding }
 }
 
-/** The binding's file as node-gyp-build resolves it (a prebuild or a local build), or null. */
+/** The binding's file as the loader finds it (TCP_KEEPALIVE_BINDING, a prebuild or a local build), or null. */
 export function bindingPath(): string | null {
   try {
-    return nodeGypBuild().resolve(PACKAGE_ROOT)
+    const source = bindingSource()
+    if ('reason' in source) return null
+    return 'file' in source ? source.file : nodeGypBuild().resolve(source.root)
   } catch {
     return null
   }

