@@ -3,9 +3,11 @@
     {
       "target_name": "tcp_keepalive",
       "sources": ["native/binding.cc"],
-      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
-      "cflags_cc": ["-Wall", "-Wextra"],
-      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-Wall", "-Wextra"] },
+      "include_dirs": ["vendor/node-addon-api"],
+      "defines": ["NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-Wall", "-Wextra", "-fno-exceptions"],
+      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-Wall", "-Wextra"], "GCC_ENABLE_CPP_EXCEPTIONS": "NO" },
+      "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 0 } },
       "conditions": [
         ["OS == 'win'", { "sources": ["native/keepalive_win.cc"] }, { "sources": ["native/keepalive_posix.cc"] }],
         ["OS == 'linux'",

@@ -10,7 +10,7 @@ node_headers="${npm_config_nodedir:-/usr}/include/node"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 flags=(-std=c++17 -c -Wall -Wextra -Werror -fno-exceptions -DNODE_ADDON_API_DISABLE_CPP_EXCEPTIONS
-  -I "$node_headers" -I "$(node -p "require('node-addon-api').include_dir")")
+  -I "$node_headers" -I vendor/node-addon-api)
 
 passed=0 failed=0
 check() { # target, sources...

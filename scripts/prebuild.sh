@@ -16,7 +16,7 @@ if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node_api.h ]; then
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-cp -r "$root/binding.gyp" "$root/package.json" "$root/native" "$scratch/"
+cp -r "$root/binding.gyp" "$root/vendor" "$root/package.json" "$root/native" "$scratch/"
 ln -s "$root/node_modules" "$scratch/node_modules"
 rm -rf "$root/prebuilds"
 

@@ -14,7 +14,7 @@ node_gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-g
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-cp -r "$root"/{binding.gyp,package.json,tsconfig.json,tsconfig.build.json,vitest.config.mts,native,lib,test} "$scratch/"
+cp -r "$root"/{binding.gyp,vendor,package.json,tsconfig.json,tsconfig.build.json,vitest.config.mts,native,lib,test} "$scratch/"
 ln -s "$root/node_modules" "$scratch/node_modules"
 cd "$scratch"
 npx tsc -p tsconfig.build.json # dist/: the test children load the package as users do

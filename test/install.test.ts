@@ -20,6 +20,7 @@ const ALLOWED = [
   /^(package\.json|README\.md|LICENSE|binding\.gyp|scripts\/install\.cjs)$/,
   /^dist\/.+\.(js|mjs|cjs|d\.ts|d\.mts|d\.cts)$/,
   /^native\/[a-z_]+\.(cc|h)$/,
+  /^vendor\/node-addon-api\/(napi\.h|napi-inl\.h|napi-inl\.deprecated\.h|LICENSE\.md|README\.md)$/,
   /^prebuilds\/linux-(x64|arm64)\/tcp-keepalive\.(glibc|musl)\.node$/,
 ]
 
@@ -51,6 +52,31 @@ describe('the tarball', () => {
     expect(files.some((f) => f.path === 'dist/index.js')).toBe(true)
     for (const file of files.filter((f) => /\.[mc]?js$/.test(f.path))) {
       expect(readFileSync(path.join(root, file.path), 'utf8'), file.path).not.toMatch(/sourceMappingURL/)
+    }
+  })
+
+  it("vendors node-addon-api unchanged (the devDependency's headers), and depends on nothing that runs node-gyp", () => {
+    for (const file of ['napi.h', 'napi-inl.h', 'napi-inl.deprecated.h', 'LICENSE.md']) {
+      expect(
+        readFileSync(path.join(root, 'vendor', 'node-addon-api', file)).equals(
+          readFileSync(path.join(root, 'node_modules', 'node-addon-api', file)),
+        ),
+        file,
+      ).toBe(true)
+    }
+    const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>
+      dependencies: Record<string, string>
+    }
+    // yarn 4 adds node-gyp@latest to a package whose scripts name node-gyp or prebuild-install (this one's, and each dependency's).
+    const namesNodeGyp = (scripts: Record<string, string> = {}) =>
+      Object.values(scripts).filter((script) => /\b(node-gyp|prebuild-install)\b/.test(script))
+    expect(namesNodeGyp(manifest.scripts)).toEqual([])
+    for (const dependency of Object.keys(manifest.dependencies)) {
+      const { scripts } = JSON.parse(readFileSync(path.join(root, 'node_modules', dependency, 'package.json'), 'utf8')) as {
+        scripts?: Record<string, string>
+      }
+      expect(namesNodeGyp(scripts), dependency).toEqual([])
     }
   })
 
