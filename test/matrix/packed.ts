@@ -28,15 +28,16 @@ export function pack(dir: string): string {
   return path.join(dir, packed.filename)
 }
 
-/** The settings every app applies to its client socket, and what the kernel must then hold. */
+/** The settings every app applies to its client socket (or the preload, from TCP_KEEPALIVE), and what the kernel must then hold. */
 export const SETTINGS = { idle: 21_000, interval: 3_000, count: 4 }
+export const TCP_KEEPALIVE = 'idle=21s interval=3s count=4'
 export const HELD = { enabled: true, ...SETTINGS, userTimeout: 0 }
 
 /**
  * The app, as CommonJS or ESM source: connects to a loopback server, configures the client
  * socket, prints one JSON line and stays up until its stdin closes.
  */
-export function appSource(format: 'cjs' | 'esm', importStyle: 'named' | 'default' = 'named'): string {
+export function appSource(format: 'cjs' | 'esm', importStyle: 'named' | 'default' | 'preloaded' = 'named'): string {
   const imports =
     format === 'cjs'
       ? `const net = require('node:net')\nconst { configureKeepalive, keepaliveSupport } = require('tcp-keepalive')\n`
@@ -47,13 +48,18 @@ export function appSource(format: 'cjs' | 'esm', importStyle: 'named' | 'default
 const server = net.createServer().listen(0, '127.0.0.1', () => {
   const socket = net.connect(server.address().port, '127.0.0.1', () => {
     let error = null
-    try {
+    ${
+      importStyle === 'preloaded'
+        ? '// configured by the preload (TCP_KEEPALIVE) alone'
+        : `try {
       configureKeepalive(socket, ${JSON.stringify(SETTINGS)})
     } catch (e) {
       error = String(e)
+    }`
     }
     const { native, reason } = keepaliveSupport
-    console.log(JSON.stringify({ native, reason, error, local: socket.localPort, remote: socket.remotePort }))
+    const pid = process.pid
+    console.log(JSON.stringify({ native, reason, error, pid, local: socket.localPort, remote: socket.remotePort }))
     process.stdin.on('data', () => {})
     process.stdin.on('end', () => { socket.destroy(); server.close() })
   })
@@ -79,13 +85,16 @@ export async function runApp(command: string[], options: { cwd: string; env?: No
   let stderr = ''
   proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
   try {
-    const line = readline.createInterface({ input: proc.stdout })
-    const [first] = (await Promise.race([
-      once(line, 'line'),
-      once(proc, 'exit').then(([code]) => Promise.reject(new Error(`${command.join(' ')} exited ${code}: ${stderr}`))),
-    ])) as [string]
-    const report = JSON.parse(first) as Omit<Outcome, 'kernel'> & { local: number; remote: number }
-    const socket = inspectProcess(proc.pid!).find(
+    const lines = readline.createInterface({ input: proc.stdout })
+    let stdout = ''
+    // The app's line; a package manager may print its own before it.
+    const first = await new Promise<string>((resolve, reject) => {
+      lines.on('line', (line) => (line.startsWith('{') ? resolve(line) : (stdout += `${line}\n`)))
+      proc.on('exit', (code) => reject(new Error(`${command.join(' ')} exited ${code}: ${stdout}${stderr}`)))
+    })
+    // The app's own pid: a package manager's `run` starts it as a child of its own process.
+    const report = JSON.parse(first) as Omit<Outcome, 'kernel'> & { pid: number; local: number; remote: number }
+    const socket = inspectProcess(report.pid).find(
       (s) => s.local === `127.0.0.1:${report.local}` && s.remote === `127.0.0.1:${report.remote}`,
     )
     if (!socket) throw new Error(`no socket 127.0.0.1:${report.local} in ${command.join(' ')}`)
