@@ -31,6 +31,23 @@ describe('tcp-keepalive', () => {
   })
 })
 
+describe('tcp-keepalive register-path', () => {
+  it("prints the preload's absolute path, which a --require from another directory loads", () => {
+    const { code, stdout, stderr } = run(['register-path'])
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' })
+    const file = stdout.trim()
+    expect(file).toBe(path.join(__dirname, '..', 'dist', 'register.js'))
+    // From / with settings: the preload is found and installed (a bad token would exit 9 naming it).
+    const bad = spawnSync(process.execPath, ['--require', file, '-e', '0'], {
+      cwd: '/',
+      env: { ...process.env, TCP_KEEPALIVE: 'idle=30x' },
+      encoding: 'utf8',
+    })
+    expect({ status: bad.status, stderr: bad.stderr }).toEqual({ status: 9, stderr: expect.stringContaining("bad token 'idle=30x'") })
+    expectOneLineFailure(run(['register-path', '--json']), 2, "Unknown option '--json'")
+  })
+})
+
 describe('a reader that stops early', () => {
   it.each([['demo'], ['doctor']])('%s | head: exits 0 quietly, no EPIPE stack trace', async (command) => {
     const child = spawn(process.execPath, [bin, command], { stdio: ['ignore', 'pipe', 'pipe'] })
