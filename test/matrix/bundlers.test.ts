@@ -87,7 +87,7 @@ describe.skipIf(!ready)('bundled apps', { timeout: 60_000 }, () => {
     expect(await runApp([process.execPath, alone], { cwd: '/' })).toEqual(native)
   })
 
-  it("esbuild --format=esm with the createRequire banner: native (named and default imports); without it esbuild's own shim throws", async () => {
+  it("esbuild --format=esm with the createRequire banner: native (named and default imports); alone, the fallback, then prebuilds/; without the banner esbuild's own shim throws", async () => {
     for (const entry of ['app.mjs', 'default.mjs']) {
       const out = `out/esbuild-${entry}`
       execFileSync(
@@ -99,6 +99,10 @@ describe.skipIf(!ready)('bundled apps', { timeout: 60_000 }, () => {
       )
       expect(await runApp([process.execPath, path.join(app, out)], { cwd: '/' }), entry).toEqual(native)
     }
+    const alone = deployAlone(path.join(app, 'out', 'esbuild-app.mjs'), 'esbuild-esm')
+    expect(await runApp([process.execPath, alone], { cwd: '/' })).toMatchObject({ native: false, reason: FALLBACK })
+    copyPrebuilds(alone)
+    expect(await runApp([process.execPath, alone], { cwd: '/' })).toEqual(native)
     execFileSync(esbuild, ['app.mjs', '--bundle', '--platform=node', '--format=esm', '--outfile=out/no-banner.mjs', '--log-level=error'], {
       cwd: app,
     })
@@ -107,7 +111,7 @@ describe.skipIf(!ready)('bundled apps', { timeout: 60_000 }, () => {
     )
   })
 
-  it('webpack 5 (target node): native beside node_modules; alone, the fallback names the fix', async () => {
+  it('webpack 5 (target node): native beside node_modules; alone, the fallback names the fix; then prebuilds/', async () => {
     const config = `
       const webpack = require(${JSON.stringify(path.join(bundlers, 'webpack'))})
       webpack({ mode: 'production', target: 'node', entry: './app.cjs', output: { path: ${JSON.stringify(path.join(app, 'out'))}, filename: 'webpack.cjs' } }, (error, stats) => {
@@ -116,13 +120,13 @@ describe.skipIf(!ready)('bundled apps', { timeout: 60_000 }, () => {
     execFileSync(process.execPath, ['-e', config], { cwd: app })
     const bundle = path.join(app, 'out', 'webpack.cjs')
     expect(await runApp([process.execPath, bundle], { cwd: app })).toEqual(native)
-    expect(await runApp([process.execPath, deployAlone(bundle, 'webpack')], { cwd: '/' })).toMatchObject({
-      native: false,
-      reason: FALLBACK,
-    })
+    const alone = deployAlone(bundle, 'webpack')
+    expect(await runApp([process.execPath, alone], { cwd: '/' })).toMatchObject({ native: false, reason: FALLBACK })
+    copyPrebuilds(alone)
+    expect(await runApp([process.execPath, alone], { cwd: '/' })).toEqual(native)
   })
 
-  it('rollup + @rollup/plugin-commonjs (ESM output): native beside node_modules; alone, the fallback names the fix', async () => {
+  it('rollup + @rollup/plugin-commonjs (ESM output): native beside node_modules; alone, the fallback names the fix; then prebuilds/', async () => {
     const plugin = (name: string) => JSON.stringify(path.join(bundlers, '@rollup', name, 'dist', 'es', 'index.js'))
     writeFileSync(
       path.join(app, 'rollup.config.mjs'),
@@ -136,7 +140,10 @@ describe.skipIf(!ready)('bundled apps', { timeout: 60_000 }, () => {
     })
     const bundle = path.join(app, 'out', 'rollup.mjs')
     expect(await runApp([process.execPath, bundle], { cwd: app })).toEqual(native)
-    expect(await runApp([process.execPath, deployAlone(bundle, 'rollup')], { cwd: '/' })).toMatchObject({ native: false, reason: FALLBACK })
+    const alone = deployAlone(bundle, 'rollup')
+    expect(await runApp([process.execPath, alone], { cwd: '/' })).toMatchObject({ native: false, reason: FALLBACK })
+    copyPrebuilds(alone)
+    expect(await runApp([process.execPath, alone], { cwd: '/' })).toEqual(native)
   })
 
   it('bun build --compile: native on the build machine; on one without the app, the fallback until prebuilds/ sits beside the executable', async () => {
