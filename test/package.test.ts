@@ -1,11 +1,13 @@
 // The built package as users load it: CommonJS, ESM, and worker threads.
 // (test/types/ type-checks a consumer of each entry point in `npm run typecheck`.)
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import { configureKeepalive, readKeepalive } from '../lib/index.js'
+import { VERSION } from '../lib/version.js'
 import { closeAll, tcpPair } from './helpers.js'
 
 afterEach(closeAll)
@@ -52,6 +54,12 @@ describe('entry points', () => {
       defaultIsTheCommonJsModule: true,
       native: true,
     })
+  })
+})
+
+describe('the version', () => {
+  it('lib/version.ts matches package.json (a bundle compares it with the installed package; --version prints it)', () => {
+    expect(VERSION).toBe((JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version)
   })
 })
 

@@ -1,7 +1,5 @@
 #!/usr/bin/env node
 // The `tcp-keepalive` command. Exit codes: 0 success, 1 failure, 2 wrong arguments.
-import { readFileSync } from 'node:fs'
-import path from 'node:path'
 import { apply } from './apply.js'
 import { type Command, CommandError, UsageError } from './command.js'
 import { demo } from './demo.js'
@@ -9,6 +7,7 @@ import { doctor } from './doctor.js'
 import { inspect } from './inspect.js'
 import { plan } from './plan.js'
 import { registerPath } from './register-path.js'
+import { VERSION } from '../version.js'
 
 const COMMANDS: Record<string, Command> = { apply, demo, doctor, inspect, plan, 'register-path': registerPath }
 
@@ -26,11 +25,6 @@ Options:
 Run 'tcp-keepalive <command> --help' for a command's options.
 `
 
-/** The installed package's version: dist/cli/ (or lib/cli/) is two levels below its package.json. */
-function version(): string {
-  return (JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version
-}
-
 /** The command called `name`; not a key inherited from Object.prototype (`tcp-keepalive constructor`). */
 function commandNamed(name: string | undefined): Command | undefined {
   return name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
@@ -39,7 +33,7 @@ function commandNamed(name: string | undefined): Command | undefined {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
   if (name === '--version' || name === '-v') {
-    process.stdout.write(`${version()}\n`)
+    process.stdout.write(`${VERSION}\n`)
     return 0
   }
   if (name === '--help' || name === '-h' || name === 'help') {

@@ -5,12 +5,11 @@
 // bundle falls back and says why, until prebuilds/ is copied beside it or
 // TCP_KEEPALIVE_BINDING names the .node file.
 import { execFileSync } from 'node:child_process'
-import { cpSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { VERSION } from '../../lib/version.js'
 import { canRun, closeAll, tempDir, toolPath } from '../helpers.js'
-import { appSource, HELD, havePrebuilds, pack, root, runApp, SETTINGS } from './packed.js'
+import { appSource, HELD, havePrebuilds, pack, runApp, SETTINGS } from './packed.js'
 
 afterAll(closeAll)
 
@@ -62,10 +61,6 @@ function copyPrebuilds(besideFile: string): void {
 const native = { native: true, reason: null, error: null, kernel: HELD }
 
 describe.skipIf(!ready)('bundled apps', { timeout: 60_000 }, () => {
-  it('lib/version.ts matches package.json (a bundle compares it with the installed package)', () => {
-    expect(VERSION).toBe((JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version)
-  })
-
   it('esbuild --platform=node to CommonJS: native beside node_modules; alone, the fallback names the fix; then prebuilds/ or TCP_KEEPALIVE_BINDING', async () => {
     execFileSync(esbuild, ['app.cjs', '--bundle', '--platform=node', '--outfile=out/esbuild.cjs', '--log-level=error'], { cwd: app })
     const bundle = path.join(app, 'out', 'esbuild.cjs')
