@@ -48,9 +48,18 @@ export function borrowingBinding(command: string): { duplicateProcessFd(pid: num
   return loaded.binding
 }
 
-/** The process's name (/proc/<pid>/comm), or '?' when it is gone. */
+/**
+ * The process's name: the program its command line starts with, or '?' when
+ * it is gone. Not its comm, the main thread's name, which programs change
+ * (Node 24 names it MainThread). A title a program wrote over its command line
+ * gives its first word ('nginx: master process ...' is nginx); a kernel
+ * thread, which has no command line, its comm.
+ */
 export function processName(pid: number): string {
   try {
+    const [program] = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+    const [first] = program.split(' ')
+    if (first) return first.slice(first.lastIndexOf('/') + 1).replace(/:$/, '')
     return readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
   } catch {
     return '?'

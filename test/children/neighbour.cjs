@@ -15,7 +15,13 @@ const start = {
     const { InMemorySpanExporter, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-base')
     const { NetInstrumentation } = require('@opentelemetry/instrumentation-net')
     const exporter = new InMemorySpanExporter()
-    const sdk = new NodeSDK({ spanProcessors: [new SimpleSpanProcessor(exporter)], instrumentations: [new NetInstrumentation()] })
+    // No resource detection: its async attributes would hold every span's export back until they settle.
+    const sdk = new NodeSDK({
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+      instrumentations: [new NetInstrumentation()],
+      autoDetectResources: false,
+      resourceDetectors: [],
+    })
     sdk.start()
     // net spans: one per TCP connect, named tcp.connect
     Object.defineProperty(seen, 'connects', { get: () => exporter.getFinishedSpans().filter((span) => span.name === 'tcp.connect').length })

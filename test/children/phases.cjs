@@ -14,13 +14,18 @@ async function connections(net, keepalive, server, n, settings) {
     if (held.idle === settings.idle && held.interval === settings.interval && held.count === settings.count) configured++
     socket.destroy()
   }
-  await new Promise((resolve) => setTimeout(resolve, 20)) // spans end as the sockets close
   return configured
+}
+
+/** Until the neighbour has seen `count` connections, or 2 s have passed (then the count is what it is). */
+async function seenBy(seen, count) {
+  for (let waited = 0; seen.connects < count && waited < 2_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10))
 }
 
 async function phase(net, keepalive, seen, server, settings) {
   const before = { ...seen, connects: seen.connects }
   const configured = await connections(net, keepalive, server, 3, settings)
+  await seenBy(seen, before.connects + 3) // a span is exported when it ends, which may come a little later
   return { made: 3, seen: seen.connects - before.connects, setKeepAlives: seen.setKeepAlives - before.setKeepAlives, configured }
 }
 
