@@ -28,8 +28,8 @@ export type Layer = typeof PROCESS | typeof INTEGRATION | typeof OWN
 
 /** A configured socket: what it must hold, and where it is. */
 export interface SocketState extends ResolvedTarget {
-  /** What each layer set on this socket, indexed by Layer. */
-  layers: [Settings, Settings, Settings]
+  /** What each layer set on this socket, indexed by Layer (the shared NOTHING until a layer sets a field). */
+  layers: [Readonly<Settings>, Readonly<Settings>, Readonly<Settings>]
   awaitingConnect: boolean
   /** setKeepAlive(false) came after the last configure, while connecting: connect turns keepalive off. */
   offAtConnect: boolean
@@ -58,11 +58,14 @@ export function stateOf(socket: net.Socket): SocketState | undefined {
   }
 }
 
+/** A layer that set nothing: shared by every state until the layer sets a field (one object fewer per socket each). */
+const NOTHING: Readonly<Settings> = Object.freeze(noSettings())
+
 /** The socket's state, made (empty) if it has none. */
 export function stateFor(socket: net.Socket, known = stateOf(socket)): SocketState {
   if (known !== undefined) return known
   const state: SocketState = {
-    layers: [noSettings(), noSettings(), noSettings()],
+    layers: [NOTHING, NOTHING, NOTHING],
     awaitingConnect: false,
     offAtConnect: false,
     atConnect: null,
@@ -129,7 +132,8 @@ export function setWriter(writer: Writer): void {
  */
 export function record(socket: net.Socket, state: SocketState, layer: Layer, settings: Settings, pending: boolean): void {
   stickyHook.install()
-  overlay(state.layers[layer], settings)
+  const current = state.layers[layer]
+  state.layers[layer] = current === NOTHING ? { ...settings } : overlay(current as Settings, settings)
   state.offAtConnect = false
   if (pending) awaitConnect(socket, state)
 }
