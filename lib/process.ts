@@ -37,7 +37,7 @@ import {
 import { FIELDS, noSettings, overlay, type KeepaliveOptions, type Settings } from './options.js'
 import { settingsFromRule } from './rule.js'
 import { listenerSettingsOf } from './server.js'
-import { awaitConnect, isEmpty, PROCESS, setLayer, stateFor, stateOf, type SocketState } from './sticky.js'
+import { adoptFresh, awaitConnect, isEmpty, PROCESS, sameSettings, setLayer, stateFor, stateOf, type SocketState } from './sticky.js'
 
 /** What is known of a connection when a rule function decides on it. */
 export interface ConnectionInfo {
@@ -94,7 +94,8 @@ interface Listener {
   server: net.Server
   /** Its fds: one, or several SO_REUSEPORT twins found by address (Deno, Bun's http.Server). */
   fds: number[]
-  written: Settings
+  /** Shared by the sockets that inherited it (their process layer): never changed. */
+  written: Readonly<Settings>
   original: Settings
   /** Whether its accepted sockets hold `written`: read back on the first one (undefined until then). */
   inherits: boolean | undefined
@@ -217,7 +218,7 @@ function onClose(this: WatchedServer): void {
 function staticAccepted(port: number | undefined): Settings {
   const settings = noSettings()
   for (const rule of rules) {
-    if (typeof rule.options !== 'function' && matches(rule, 'accepted', () => port)) overlay(settings, rule.options)
+    if (typeof rule.options !== 'function' && matches(rule, 'accepted', port)) overlay(settings, rule.options)
   }
   return settings
 }
@@ -255,7 +256,7 @@ function followRules(server: WatchedServer): void {
     let applied = write
     for (const fd of fds) applied = configureFd(fd, write)
     if (applied.userTimeout === undefined) wanted.userTimeout = undefined // a Multipath TCP listener lacks it
-    watched.listener = isEmpty(wanted) ? null : { server, fds, written: wanted, original, inherits: undefined }
+    watched.listener = isEmpty(wanted) ? null : { server, fds, written: Object.freeze(wanted), original, inherits: undefined }
   } catch (error) {
     watched.listener = null
     warnOnce(`tcp-keepalive: keepaliveProcess could not configure a listening socket: ${(error as Error).message}`, 'TCP_KEEPALIVE_FAILED')
@@ -306,8 +307,9 @@ function uninstall(): void {
 
 function onConnection(this: WatchedServer, socket: net.Socket): void {
   const watched = this[WATCHED]
-  // The server's port, asked once (socket.localPort is a system call per connection).
-  onAccepted(socket, watched ? () => (watched.port ??= socket.localPort) : () => socket.localPort, watched?.listener ?? null)
+  // The server's port, known since 'listening' (socket.localPort is a system call per connection).
+  const port = watched?.port
+  onAccepted(socket, port !== undefined ? port : () => socket.localPort, watched?.listener ?? null)
 }
 
 /**
@@ -352,16 +354,19 @@ function destinationOf(args: unknown[]): Destination {
   return { port: first === undefined ? undefined : Number(first), host, servername: undefined, path: false }
 }
 
-function matches(rule: Rule, direction: ConnectionInfo['direction'], port: () => number | undefined): boolean {
+/** A port, or how to learn it (a system call, made only if a rule has ports). */
+type Port = number | undefined | (() => number | undefined)
+
+function matches(rule: Rule, direction: ConnectionInfo['direction'], port: Port): boolean {
   if (direction === 'outgoing' ? !rule.outgoing : !rule.accepted) return false
-  return rule.ports === null || rule.ports.has(port()!)
+  return rule.ports === null || rule.ports.has((typeof port === 'function' ? port() : port)!)
 }
 
 /** A connect() call: the rules that match its port decide when it connects, before user 'connect' listeners. */
 function watchOutgoing(socket: net.Socket, args: unknown[]): void {
   const destination = destinationOf(args)
   if (destination.path) return // a Unix socket
-  const matching = rules.filter((rule) => matches(rule, 'outgoing', () => destination.port))
+  const matching = rules.filter((rule) => matches(rule, 'outgoing', destination.port))
   if (matching.length === 0) return
   const state = stateFor(socket)
   state.atConnect = (connected: net.Socket, connectedState: SocketState) => {
@@ -373,7 +378,7 @@ function watchOutgoing(socket: net.Socket, args: unknown[]): void {
   awaitConnect(socket, state)
 }
 
-function onAccepted(socket: SeenSocket, localPort: () => number | undefined, listener: Listener | null = null): void {
+function onAccepted(socket: SeenSocket, localPort: Port, listener: Listener | null = null): void {
   if (rules.length === 0 || socket[SEEN] !== undefined) return
   if (Object.isExtensible(socket)) socket[SEEN] = true // (one that takes no property may be decided twice: the same writes)
   if (isUnixSocket(socket)) return
@@ -390,6 +395,9 @@ function onAccepted(socket: SeenSocket, localPort: () => number | undefined, lis
     }
     if (listener.inherits) inherited = listener.written
   }
+  // The common case under the preload: the socket holds exactly what its listener was given, and nothing else
+  // configured it yet. Recorded as it is, with no copy and no system call.
+  if (inherited !== undefined && sameSettings(settings, inherited) && adoptFresh(socket, PROCESS, inherited)) return
   const error = configureFor(socket, PROCESS, settings, inherited)
   if (error !== null) {
     // The process's own connections are not the rules' to break: this one is left as it was.

@@ -132,10 +132,27 @@ export function setWriter(writer: Writer): void {
  */
 export function record(socket: net.Socket, state: SocketState, layer: Layer, settings: Settings, pending: boolean): void {
   stickyHook.install()
-  const current = state.layers[layer]
-  state.layers[layer] = current === NOTHING ? { ...settings } : overlay(current as Settings, settings)
+  // A copy: a layer may be shared (NOTHING, or the settings a listening socket gave every socket it accepted).
+  state.layers[layer] = overlay({ ...state.layers[layer] }, settings)
   state.offAtConnect = false
   if (pending) awaitConnect(socket, state)
+}
+
+/** Whether two settings set the same fields to the same values. */
+export function sameSettings(a: Settings, b: Settings): boolean {
+  return a.enable === b.enable && a.idle === b.idle && a.interval === b.interval && a.count === b.count && a.userTimeout === b.userTimeout
+}
+
+/**
+ * Records `settings` (shared, never changed) as what `layer` set on a socket
+ * nothing configured before, which holds them already (inherited from its
+ * listening socket). No copy, no system call. False when the socket has a state.
+ */
+export function adoptFresh(socket: net.Socket, layer: Layer, settings: Readonly<Settings>): boolean {
+  if (stateOf(socket) !== undefined) return false
+  stickyHook.install()
+  stateFor(socket, undefined).layers[layer] = settings
+  return true
 }
 
 /**
