@@ -19,6 +19,13 @@ trap 'rm -rf "$scratch"' EXIT
 cp -r "$root/binding.gyp" "$root/vendor" "$root/package.json" "$root/native" "$scratch/"
 ln -s "$root/node_modules" "$scratch/node_modules"
 rm -rf "$root/prebuilds"
+# prebuildify runs node-gyp from PATH: npm puts its own there for scripts; run directly, use npm's too.
+if ! command -v node-gyp >/dev/null; then
+  mkdir "$scratch/bin"
+  printf '#!/bin/sh\nexec node "%s" "$@"\n' "$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js" >"$scratch/bin/node-gyp"
+  chmod +x "$scratch/bin/node-gyp"
+  PATH="$scratch/bin:$PATH"
+fi
 
 # zig target | Node arch | libc tag | strip that reads the target's ELF
 targets=(
