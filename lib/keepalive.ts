@@ -13,6 +13,7 @@ import {
   isEmpty,
   type Layer,
   OWN,
+  PROCESS,
   record,
   setWriter,
   type SocketState,
@@ -140,18 +141,27 @@ export const acceptedSocketsInherit = backend.acceptedSocketsInherit
  */
 export function adoptInherited(socket: net.Socket, settings: Settings): Error | null {
   const state = stateFor(socket)
-  const [process] = state.layers
-  const rewrite = { ...settings }
-  if (process.enable === undefined) rewrite.enable = undefined
-  if (process.idle === undefined) rewrite.idle = undefined
-  if (process.interval === undefined) rewrite.interval = undefined
-  if (process.count === undefined) rewrite.count = undefined
-  if (process.userTimeout === undefined) rewrite.userTimeout = undefined
-  if (isEmpty(rewrite)) {
-    record(socket, state, INTEGRATION, settings, false)
-    return null
-  }
-  return configureFor(socket, INTEGRATION, settings)
+  if (!isEmpty(keptOf(settings, state.layers[PROCESS]))) return configureFor(socket, INTEGRATION, settings)
+  record(socket, state, INTEGRATION, settings, false)
+  return null
+}
+
+/**
+ * Whether an accepted socket holds `settings` (read back with getsockopt), so
+ * that it inherited them from its listening socket: only the fields `skip`
+ * does not pass over (those written on this socket, or on the listener, by
+ * another layer) are compared. Undefined when none is left to compare.
+ */
+export function holdsInherited(socket: net.Socket, settings: Readonly<Settings>, skip: (field: Field) => boolean): boolean | undefined {
+  const fields = FIELDS.filter((field) => settings[field] !== undefined && !skip(field))
+  if (fields.length === 0) return undefined
+  const held = readKeepalive(socket)
+  return fields.every((field) => (field === 'enable' ? held.enabled : held[field]) === settings[field])
+}
+
+/** A process-wide rule could not configure a connection: the process's own connections are not its to break. */
+export function warnRuleNotApplied(error: Error): void {
+  warnOnce(`tcp-keepalive: keepaliveProcess could not configure a connection, left as it was: ${error.message}`, 'TCP_KEEPALIVE_FAILED')
 }
 
 /**
@@ -281,14 +291,8 @@ function writeLater(socket: net.Socket, settings: Settings, state: SocketState):
     if (ownUserTimeout) using.apply(target, given)
     else applyTolerant(using, target, given, state)
   } catch (error) {
-    if (isEmpty(state.layers[OWN]) && isEmpty(state.layers[INTEGRATION])) {
-      warnOnce(
-        `tcp-keepalive: keepaliveProcess could not configure a connection, left as it was: ${(error as Error).message}`,
-        'TCP_KEEPALIVE_FAILED',
-      )
-    } else {
-      socket.destroy(error as Error)
-    }
+    if (isEmpty(state.layers[OWN]) && isEmpty(state.layers[INTEGRATION])) warnRuleNotApplied(error as Error)
+    else socket.destroy(error as Error)
   }
 }
 setWriter(writeLater)

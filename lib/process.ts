@@ -28,13 +28,15 @@ import {
   acceptedSocketsInherit,
   configureFd,
   configureFor,
+  holdsInherited,
   isUnixSocket,
   listenerFds,
   readKeepalive,
   settledSettings,
   warnOnce,
+  warnRuleNotApplied,
 } from './keepalive.js'
-import { FIELDS, noSettings, overlay, type KeepaliveOptions, type Settings } from './options.js'
+import { type Field, FIELDS, noSettings, overlay, type KeepaliveOptions, type Settings } from './options.js'
 import { settingsFromRule } from './rule.js'
 import { listenerSettingsOf } from './server.js'
 import { adoptFresh, awaitConnect, isEmpty, PROCESS, sameSettings, setLayer, stateFor, stateOf, type SocketState } from './sticky.js'
@@ -280,15 +282,10 @@ function heldBy(fd: number): Settings {
  * once per listener), for the fields no more specific setting wrote on it.
  */
 function inheritsFrom(socket: net.Socket, listener: Listener): boolean {
-  const state = stateOf(socket)
-  const own = listenerSettingsOf(listener.server) // a keepaliveServer may have written over ours since
-  const held = readKeepalive(socket)
-  return FIELDS.every((field) => {
-    const value = listener.written[field]
-    if (value === undefined || own?.[field] !== undefined) return true
-    if (state?.layers.slice(1).some((layer) => layer[field] !== undefined)) return true
-    return (field === 'enable' ? held.enabled : held[field]) === value
-  })
+  const [, integration, own] = stateOf(socket)?.layers ?? []
+  const server = listenerSettingsOf(listener.server) // a keepaliveServer may have written over ours since
+  const passedOver = (field: Field) => server?.[field] !== undefined || integration?.[field] !== undefined || own?.[field] !== undefined
+  return holdsInherited(socket, listener.written, passedOver) ?? true
 }
 
 function install(): void {
@@ -399,10 +396,7 @@ function onAccepted(socket: SeenSocket, localPort: Port, listener: Listener | nu
   // configured it yet. Recorded as it is, with no copy and no system call.
   if (inherited !== undefined && sameSettings(settings, inherited) && adoptFresh(socket, PROCESS, inherited)) return
   const error = configureFor(socket, PROCESS, settings, inherited)
-  if (error !== null) {
-    // The process's own connections are not the rules' to break: this one is left as it was.
-    warnOnce(`tcp-keepalive: keepaliveProcess could not configure a connection, left as it was: ${error.message}`, 'TCP_KEEPALIVE_FAILED')
-  }
+  if (error !== null) warnRuleNotApplied(error)
 }
 
 /**

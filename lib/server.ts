@@ -7,14 +7,14 @@ import {
   configureFd,
   configureFor,
   listenerFds,
+  holdsInherited,
   passesThrough,
-  readKeepalive,
   settledSettings,
   warnUnixSocket,
 } from './keepalive.js'
 import type { KeepaliveOptions, Settings } from './options.js'
 import { settingsFromRule } from './rule.js'
-import { INTEGRATION, stateOf } from './sticky.js'
+import { INTEGRATION, PROCESS, stateOf } from './sticky.js'
 
 /** On a server whose listening socket keepaliveServer configured: the settings it wrote there. */
 const LISTENER = Symbol('tcp-keepalive listener settings')
@@ -34,13 +34,8 @@ export type ServerKeepaliveOptions = KeepaliveOptions | ((socket: net.Socket) =>
  * these fields on it.
  */
 function inherited(socket: net.Socket, settings: Settings): boolean | undefined {
-  const written = stateOf(socket)?.layers[0] // what a process-wide rule's 'connection' listener wrote before ours
-  const fields = (['enable', 'idle', 'interval', 'count', 'userTimeout'] as const).filter(
-    (field) => settings[field] !== undefined && written?.[field] === undefined,
-  )
-  if (fields.length === 0) return undefined
-  const held = readKeepalive(socket)
-  return fields.every((field) => (field === 'enable' ? held.enabled : held[field]) === settings[field])
+  const written = stateOf(socket)?.layers[PROCESS] // what a process-wide rule's 'connection' listener wrote before ours
+  return holdsInherited(socket, settings, (field) => written?.[field] !== undefined)
 }
 
 /** A net.Server, or what another runtime gives for one (Bun's http.Server is no net.Server instance). */
