@@ -9,6 +9,7 @@ const { once } = require('node:events')
 const http = require('node:http')
 const net = require('node:net')
 const path = require('node:path')
+const { getThroughAgent, reportAndHold } = require('./runtime-child.cjs')
 
 const warnings = []
 process.on('warning', (warning) => warnings.push(warning.message))
@@ -27,21 +28,8 @@ async function main() {
   await once(client, 'connect')
   const [accepted] = await netAccepted
 
-  let httpAccepted
   const httpServer = http.createServer((request, response) => response.end('ok'))
-  httpServer.on('connection', (socket) => (httpAccepted = socket))
-  httpServer.listen(0, '127.0.0.1')
-  await once(httpServer, 'listening')
-  const agent = new http.Agent({ keepAlive: true })
-  const body = await new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port: httpServer.address().port, agent }, (response) => {
-        let text = ''
-        response.on('data', (chunk) => (text += chunk)).on('end', () => resolve(text))
-      })
-      .on('error', reject)
-  })
-  await new Promise((resolve) => setTimeout(resolve, 50)) // let warnings be delivered
+  const { body, accepted: httpAccepted } = await getThroughAgent(httpServer)
   const result = {
     client: ends(client),
     netAccepted: ends(accepted),
@@ -50,12 +38,7 @@ async function main() {
     httpBody: body,
     warnings,
   }
-  process.stdout.write(`${JSON.stringify(result)}\n`)
-  process.stdin.resume()
-  process.stdin.on('end', () => process.exit(0))
+  return result
 }
 
-main().catch((error) => {
-  process.stderr.write(`${error.stack}\n`)
-  process.exit(1)
-})
+reportAndHold(main)

@@ -8,6 +8,7 @@ const { once } = require('node:events')
 const http = require('node:http')
 const net = require('node:net')
 const path = require('node:path')
+const { getThroughAgent, reportAndHold } = require('./runtime-child.cjs')
 const { configureKeepalive, keepaliveServer, keepaliveSupport, readKeepalive } = require(path.join(__dirname, '..', '..'))
 
 const warnings = []
@@ -37,24 +38,11 @@ async function main() {
   await once(client, 'connect')
   const [netAccepted] = await accepted
 
-  let httpAccepted
   const httpServer = keepaliveServer(
     http.createServer((request, response) => response.end('ok')),
     HTTP_SERVER,
   )
-  httpServer.on('connection', (socket) => (httpAccepted = socket))
-  httpServer.listen(0, '127.0.0.1')
-  await once(httpServer, 'listening')
-  const agent = new http.Agent({ keepAlive: true }) // keeps the connection open for the check
-  const body = await new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port: httpServer.address().port, agent }, (response) => {
-        let text = ''
-        response.on('data', (chunk) => (text += chunk)).on('end', () => resolve(text))
-      })
-      .on('error', reject)
-  })
-  await new Promise((resolve) => setTimeout(resolve, 50)) // let warnings be delivered
+  const { body, accepted: httpAccepted } = await getThroughAgent(httpServer)
 
   const result = {
     runtime: process.versions.bun ? 'bun' : process.versions.deno ? 'deno' : 'node',
@@ -68,12 +56,7 @@ async function main() {
     errors,
     warnings,
   }
-  process.stdout.write(`${JSON.stringify(result)}\n`)
-  process.stdin.resume()
-  process.stdin.on('end', () => process.exit(0))
+  return result
 }
 
-main().catch((error) => {
-  process.stderr.write(`${error.stack}\n`)
-  process.exit(1)
-})
+reportAndHold(main)
