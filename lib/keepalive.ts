@@ -182,7 +182,11 @@ function backendFor(fd: number): Backend {
  * else fd -1 with why none was found. Null while it connects.
  */
 function resolve(socket: net.Socket, cache?: ResolvedTarget): Target | null {
-  const target = socketTarget(socket, cache)
+  return withLookup(socket, socketTarget(socket, cache))
+}
+
+/** `target` as socketTarget gave it, with the fd the lookup finds where the runtime exposes none. */
+function withLookup(socket: net.Socket, target: Target | null): Target | null {
   if (target === null || target.fd >= 0 || lookup === undefined) return target
   const found = lookup.socketFd(socket)
   // The fd matched the socket's addresses and was checked to be TCP, and still holds that socket.
@@ -309,12 +313,13 @@ setWriter(writeLater)
 export function configureFor(socket: net.Socket, layer: Layer, settings: Settings, inherited?: Settings): Error | null {
   try {
     const known = stateOf(socket)
-    const connecting = socketTarget(socket, known) === null
+    const target = socketTarget(socket, known) // (Node's fd getter, asked once: a fresh socket has nothing cached)
+    const connecting = target === null
     const state = stateFor(socket, known)
     const toWrite = winning(state, layer, settings)
     if (inherited !== undefined) for (const field of FIELDS) if (toWrite[field] === inherited[field]) toWrite[field] = undefined
     // Nothing to write (all inherited from the listener): not even a lookup of the fd.
-    const resolved = connecting || (isEmpty(toWrite) && !backend.writesAllFields) ? null : resolve(socket, state)
+    const resolved = connecting || (isEmpty(toWrite) && !backend.writesAllFields) ? null : withLookup(socket, target)
     if (resolved !== null) {
       const using = backendFor(resolved.fd)
       let given = using.writesAllFields ? overlay(effective(state), toWrite) : toWrite
