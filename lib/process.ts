@@ -75,7 +75,7 @@ type RuleFunction = (socket: net.Socket, info: ConnectionInfo) => KeepaliveOptio
 
 interface Rule {
   /** Settled static settings, or the user's function. */
-  options: Settings | RuleFunction
+  options: Readonly<Settings> | RuleFunction
   outgoing: boolean
   accepted: boolean
   ports: ReadonlySet<number> | null
@@ -83,6 +83,16 @@ interface Rule {
 
 /** In call order: where rules disagree on a field, the later call wins. */
 const rules: Rule[] = []
+/** Some rule is for outgoing connections; some for accepted ones (each direction costs nothing without). */
+let anyOutgoing = false
+let anyAccepted = false
+/**
+ * When the outgoing rules are all static (the preload's): what a connection
+ * to each port gets, decided once when the rules change, not per connection;
+ * null for a port no rule is for. Null when a rule is a function: each
+ * connection is matched then.
+ */
+let staticOutgoing: { byPort: ReadonlyMap<number, Readonly<Settings>>; otherPorts: Readonly<Settings> | null } | null = null
 /** On a server whose connections our own 'connection' listener handles: its port, learned at the first one. */
 const WATCHED = Symbol('tcp-keepalive watched server')
 type WatchedServer = net.Server & { [WATCHED]?: Watched }
@@ -156,10 +166,10 @@ export function keepaliveProcess(rule: ProcessKeepaliveRule, scope: ProcessKeepa
   }
   let options: Rule['options']
   if (typeof rule === 'function') options = rule
-  else options = settledSettings(rule) // bad options throw here, not per connection
+  else options = Object.freeze(settledSettings(rule)) // bad options throw here, not per connection; shared by the sockets
   const entry: Rule = { options, outgoing, accepted, ports: ports ? new Set(ports) : null }
   rules.push(entry)
-  if (rules.length === 1) install()
+  rulesChanged()
   if (accepted && typeof options !== 'function') for (const server of listening) followRules(server)
   let stopped = false
   return {
@@ -168,14 +178,14 @@ export function keepaliveProcess(rule: ProcessKeepaliveRule, scope: ProcessKeepa
       stopped = true
       rules.splice(rules.indexOf(entry), 1)
       if (accepted && typeof options !== 'function') for (const server of listening) followRules(server)
-      if (rules.length === 0) uninstall()
+      rulesChanged()
     },
   }
 }
 
 const connectHook = sharedHook(net.Socket.prototype, 'connect', (self, inner, args) => {
   const result = inner.apply(self, args)
-  if (rules.length > 0) watchOutgoing(self as net.Socket, args)
+  if (anyOutgoing) watchOutgoing(self as net.Socket, args)
   return result
 })
 
@@ -218,11 +228,7 @@ function onClose(this: WatchedServer): void {
 
 /** The static rules' settings for accepted connections on `port`, later rules winning. */
 function staticAccepted(port: number | undefined): Settings {
-  const settings = noSettings()
-  for (const rule of rules) {
-    if (typeof rule.options !== 'function' && matches(rule, 'accepted', port)) overlay(settings, rule.options)
-  }
-  return settings
+  return staticSettings(rules.filter((rule) => matches(rule, 'accepted', port)))
 }
 
 /**
@@ -288,18 +294,28 @@ function inheritsFrom(socket: net.Socket, listener: Listener): boolean {
   return holdsInherited(socket, listener.written, passedOver) ?? true
 }
 
-function install(): void {
-  connectHook.install()
-  listenHook.install()
-  httpListenHook?.install()
-  diagnostics.subscribe('net.server.socket', onPublished)
-}
-
-function uninstall(): void {
-  connectHook.uninstall()
-  listenHook.uninstall()
-  httpListenHook?.uninstall()
-  diagnostics.unsubscribe('net.server.socket', onPublished)
+/**
+ * The hooks follow the rules: on with the first, off with the last. Servers
+ * are watched from their listen() under any rule (a rule for accepted
+ * connections may come later); the channel, which makes Node publish every
+ * accepted socket, is heard only while a rule is for accepted connections.
+ */
+function rulesChanged(): void {
+  const hadAccepted = anyAccepted
+  anyOutgoing = rules.some((rule) => rule.outgoing)
+  anyAccepted = rules.some((rule) => rule.accepted)
+  staticOutgoing = decideStaticOutgoing()
+  if (rules.length > 0) {
+    connectHook.install()
+    listenHook.install()
+    httpListenHook?.install()
+  } else {
+    connectHook.uninstall()
+    listenHook.uninstall()
+    httpListenHook?.uninstall()
+  }
+  if (anyAccepted && !hadAccepted) diagnostics.subscribe('net.server.socket', onPublished)
+  if (!anyAccepted && hadAccepted) diagnostics.unsubscribe('net.server.socket', onPublished)
 }
 
 function onConnection(this: WatchedServer, socket: net.Socket): void {
@@ -363,9 +379,19 @@ function matches(rule: Rule, direction: ConnectionInfo['direction'], port: Port)
 function watchOutgoing(socket: net.Socket, args: unknown[]): void {
   const destination = destinationOf(args)
   if (destination.path) return // a Unix socket
+  if (staticOutgoing !== null) {
+    const settings = (destination.port !== undefined && staticOutgoing.byPort.get(destination.port)) || staticOutgoing.otherPorts
+    if (settings === null) return
+    const state = stateFor(socket)
+    setLayer(state, PROCESS, settings)
+    state.atConnect = null
+    awaitConnect(socket, state)
+    return
+  }
   const matching = rules.filter((rule) => matches(rule, 'outgoing', destination.port))
   if (matching.length === 0) return
   const state = stateFor(socket)
+  // A function decides when the socket connects, with its addresses.
   state.atConnect = (connected: net.Socket, connectedState: SocketState) => {
     // A TLS server name only for a TLS connection (http.Agent passes one for plain HTTP too).
     const tls = (connected as { encrypted?: unknown }).encrypted === true
@@ -376,7 +402,7 @@ function watchOutgoing(socket: net.Socket, args: unknown[]): void {
 }
 
 function onAccepted(socket: SeenSocket, localPort: Port, listener: Listener | null = null): void {
-  if (rules.length === 0 || socket[SEEN] !== undefined) return
+  if (!anyAccepted || socket[SEEN] !== undefined) return
   if (Object.isExtensible(socket)) socket[SEEN] = true // (one that takes no property may be decided twice: the same writes)
   if (isUnixSocket(socket)) return
   const matching = rules.filter((rule) => matches(rule, 'accepted', localPort))
@@ -415,6 +441,26 @@ function decide(matching: readonly Rule[], socket: net.Socket, info: () => Conne
       if (chosen !== undefined) overlay(settings, chosen)
     }
   }
+  return settings
+}
+
+/** See {@link staticOutgoing}. */
+function decideStaticOutgoing(): typeof staticOutgoing {
+  const outgoing = rules.filter((rule) => rule.outgoing)
+  if (outgoing.length === 0 || outgoing.some((rule) => typeof rule.options === 'function')) return null
+  const byPort = new Map<number, Readonly<Settings>>()
+  for (const rule of outgoing) {
+    for (const port of rule.ports ?? [])
+      byPort.set(port, Object.freeze(staticSettings(outgoing.filter((each) => matches(each, 'outgoing', port)))))
+  }
+  const forEveryPort = outgoing.filter((rule) => rule.ports === null)
+  return { byPort, otherPorts: forEveryPort.length > 0 ? Object.freeze(staticSettings(forEveryPort)) : null }
+}
+
+/** The settings the static ones of `matching` give, later rules winning. */
+function staticSettings(matching: readonly Rule[]): Settings {
+  const settings = noSettings()
+  for (const rule of matching) if (typeof rule.options !== 'function') overlay(settings, rule.options)
   return settings
 }
 

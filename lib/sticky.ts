@@ -79,8 +79,10 @@ export function stateFor(socket: net.Socket, known = stateOf(socket)): SocketSta
 }
 
 /** Everything the socket must hold: each field from the most specific layer that sets it. */
-export function effective(state: SocketState): Settings {
+export function effective(state: SocketState): Readonly<Settings> {
   const [process, integration, own] = state.layers
+  // Only the process-wide rules set anything (the common case): their layer is the answer, no copy.
+  if (integration === NOTHING && own === NOTHING && !state.lacksUserTimeout) return process
   const settings = overlay(overlay(overlay(noSettings(), process), integration), own)
   if (state.lacksUserTimeout) settings.userTimeout = undefined
   return settings
@@ -113,7 +115,7 @@ export function isEmpty(settings: Settings): boolean {
 }
 
 /** Writes settings to a socket (whose state is given) outside a configure call; failures are the writer's to handle. */
-export type Writer = (socket: net.Socket, settings: Settings, state: SocketState) => void
+export type Writer = (socket: net.Socket, settings: Readonly<Settings>, state: SocketState) => void
 
 let write: Writer = () => {
   throw new Error('unreachable: keepalive.ts registers the writer at load')
@@ -159,7 +161,7 @@ export function adoptFresh(socket: net.Socket, layer: Layer, settings: Readonly<
  * Replaces what `layer` set on the socket (the process-wide rules decide
  * anew for each connection a socket makes); written by the caller.
  */
-export function setLayer(state: SocketState, layer: Layer, settings: Settings): void {
+export function setLayer(state: SocketState, layer: Layer, settings: Readonly<Settings>): void {
   stickyHook.install()
   state.layers[layer] = settings
 }
@@ -172,17 +174,23 @@ export function setLayer(state: SocketState, layer: Layer, settings: Settings): 
 export function awaitConnect(socket: net.Socket, state: SocketState): void {
   if (state.awaitingConnect) return
   state.awaitingConnect = true
-  socket.prependOnceListener('connect', () => {
-    state.awaitingConnect = false
-    const decide = state.atConnect
-    state.atConnect = null
-    decide?.(socket, state)
-    // Everything configured, also when setKeepAlive(false) came while connecting (then with keepalive
-    // off): a later setKeepAlive(true) then needs only what Node's write changes put back.
-    const settings = effective(state)
-    if (state.offAtConnect) settings.enable = false
-    if (!isEmpty(settings)) write(socket, settings, state)
-  })
+  // One function for every socket, not a once-wrapped closure per socket (that costs on each outgoing connection).
+  socket.prependListener('connect', onConnect)
+}
+
+function onConnect(this: net.Socket): void {
+  this.removeListener('connect', onConnect)
+  const state = stateOf(this)
+  if (state === undefined) return
+  state.awaitingConnect = false
+  const decide = state.atConnect
+  state.atConnect = null
+  decide?.(this, state)
+  // Everything configured, also when setKeepAlive(false) came while connecting (then with keepalive
+  // off): a later setKeepAlive(true) then needs only what Node's write changes put back.
+  let settings = effective(state)
+  if (state.offAtConnect) settings = { ...settings, enable: false }
+  if (!isEmpty(settings)) write(this, settings, state)
 }
 
 /** Whether a setKeepAlive call turns keepalive on, read the way the running Node reads it. */

@@ -156,6 +156,45 @@ describe('keepaliveProcess: accepted connections, rules and scope', () => {
     toOther.destroy()
   })
 
+  it('static rules with and without ports, overlapping: each port gets its rules, later winning, as rules come and go', async () => {
+    const chosen = await listen(net.createServer())
+    const other = await listen(net.createServer())
+    const read = async () => {
+      const [toChosen, toOther] = [net.connect(chosen.port, '127.0.0.1'), net.connect(other.port, '127.0.0.1')]
+      await Promise.all([once(toChosen, 'connect'), once(toOther, 'connect')])
+      const held = [readKeepalive(toChosen), readKeepalive(toOther)].map(({ idle, count }) => ({ idle, count }))
+      toChosen.destroy()
+      toOther.destroy()
+      return held
+    }
+    const [untouchedFields] = await read() // what a socket holds with no rule (the sysctls)
+    const defaultCount = untouchedFields.count
+    const everyPort = processWide({ idle: 11_000 })
+    const forChosen = processWide({ idle: 22_000, count: 4 }, { ports: [chosen.port] })
+    expect(await read()).toEqual([
+      { idle: 22_000, count: 4 },
+      { idle: 11_000, count: defaultCount },
+    ])
+    const later = processWide({ count: 6 }) // later: wins over the port's rule where both set a field
+    expect(await read()).toEqual([
+      { idle: 22_000, count: 6 },
+      { idle: 11_000, count: 6 },
+    ])
+    const decided: number[] = []
+    const fn = processWide((_socket, info) => (decided.push(info.remotePort!), { idle: 33_000 }), { ports: [other.port] })
+    expect(await read()).toEqual([
+      { idle: 22_000, count: 6 },
+      { idle: 33_000, count: 6 },
+    ])
+    expect(decided).toEqual([other.port])
+    fn.stop()
+    later.stop()
+    everyPort.stop()
+    expect(await read()).toEqual([{ idle: 22_000, count: 4 }, untouchedFields])
+    forChosen.stop()
+    expect(await read()).toEqual([untouchedFields, untouchedFields])
+  })
+
   it('a function sees each connection established, with its addresses; undefined leaves it alone', async () => {
     const server = await listen(net.createServer())
     const seen: ConnectionInfo[] = []
