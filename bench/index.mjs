@@ -1,12 +1,13 @@
 // npm run bench: what a keepalive call costs, measured side by side in one
 // run. Sections: per call against the C floor and Node's own setKeepAlive;
 // the first call on freshly accepted sockets; keepaliveServer under HTTP
-// connection churn; keepaliveProcess on the connect path; system calls per
+// connection churn; keepaliveProcess on the connect path; the preload on an
+// HTTP server calling a backend (accepted + outgoing churn); system calls per
 // call (strace); memory kept per call; the lookup of an fd by address
 // (Bun, Deno) with 10 to 10 000 open sockets.
 // A benchmark reports ratios; it asserts nothing.
 //
-//   npm run bench [-- --only calls,first,churn,process,syscalls,memory,lookup]
+//   npm run bench [-- --only calls,first,churn,process,preload,syscalls,memory,lookup]
 import net from 'node:net'
 import os from 'node:os'
 import { keepaliveSupport } from '../dist/index.mjs'
@@ -15,6 +16,7 @@ import * as churn from './churn.mjs'
 import * as firstCall from './first-call.mjs'
 import * as lookup from './lookup.mjs'
 import * as memory from './memory.mjs'
+import * as preload from './preload.mjs'
 import * as processWide from './process.mjs'
 import * as syscalls from './syscalls.mjs'
 import { loadFloor } from './floor/index.mjs'
@@ -22,7 +24,7 @@ import { listening, loadNetKeepalive } from './shared.mjs'
 
 const onlyIndex = process.argv.indexOf('--only')
 const sections =
-  onlyIndex > 0 ? process.argv[onlyIndex + 1].split(',') : ['calls', 'first', 'churn', 'process', 'syscalls', 'memory', 'lookup']
+  onlyIndex > 0 ? process.argv[onlyIndex + 1].split(',') : ['calls', 'first', 'churn', 'process', 'preload', 'syscalls', 'memory', 'lookup']
 
 const floor = loadFloor()
 const netKeepalive = loadNetKeepalive()
@@ -40,6 +42,7 @@ server.close()
 if (sections.includes('first')) await firstCall.report(floor)
 if (sections.includes('churn')) await churn.report()
 if (sections.includes('process')) await processWide.report()
+if (sections.includes('preload')) await preload.report()
 if (sections.includes('syscalls')) syscalls.report()
 if (sections.includes('memory')) await memory.report()
 if (sections.includes('lookup')) await lookup.report()

@@ -86,6 +86,7 @@ const rules: Rule[] = []
 /** Some rule is for outgoing connections; some for accepted ones (each direction costs nothing without). */
 let anyOutgoing = false
 let anyAccepted = false
+let anyAcceptedFunction = false
 /**
  * When the outgoing rules are all static (the preload's): what a connection
  * to each port gets, decided once when the rules change, not per connection;
@@ -111,6 +112,8 @@ interface Listener {
   original: Settings
   /** Whether its accepted sockets hold `written`: read back on the first one (undefined until then). */
   inherits: boolean | undefined
+  /** `written` is all the static rules give its port (no field left to a keepaliveServer or missing on MPTCP). */
+  exact: boolean
 }
 /** Watched servers now listening on a TCP port: their listening sockets follow the rules as they change. */
 const listening = new Set<WatchedServer>()
@@ -249,7 +252,8 @@ function followRules(server: WatchedServer): void {
   if (!acceptedSocketsInherit) return
   const fds = listenerFds(server)
   if (fds.length === 0) return
-  const wanted = staticAccepted(watched.port)
+  const fromRules = staticAccepted(watched.port)
+  const wanted = { ...fromRules }
   const own = listenerSettingsOf(server)
   if (own) for (const field of FIELDS) if (own[field] !== undefined) wanted[field] = undefined
   const listener = watched.listener
@@ -258,13 +262,18 @@ function followRules(server: WatchedServer): void {
     const value = wanted[field] ?? (listener?.written[field] !== undefined ? listener.original[field] : undefined)
     if (value !== undefined && value !== listener?.written[field]) write[field] = value as never
   }
-  if (isEmpty(write)) return
+  if (isEmpty(write)) {
+    if (listener !== null) listener.exact = sameSettings(fromRules, listener.written)
+    return
+  }
   try {
     const original = listener?.original ?? heldBy(fds[0])
     let applied = write
     for (const fd of fds) applied = configureFd(fd, write)
     if (applied.userTimeout === undefined) wanted.userTimeout = undefined // a Multipath TCP listener lacks it
-    watched.listener = isEmpty(wanted) ? null : { server, fds, written: Object.freeze(wanted), original, inherits: undefined }
+    watched.listener = isEmpty(wanted)
+      ? null
+      : { server, fds, written: Object.freeze(wanted), original, inherits: undefined, exact: sameSettings(fromRules, wanted) }
   } catch (error) {
     watched.listener = null
     warnOnce(`tcp-keepalive: keepaliveProcess could not configure a listening socket: ${(error as Error).message}`, 'TCP_KEEPALIVE_FAILED')
@@ -304,6 +313,7 @@ function rulesChanged(): void {
   const hadAccepted = anyAccepted
   anyOutgoing = rules.some((rule) => rule.outgoing)
   anyAccepted = rules.some((rule) => rule.accepted)
+  anyAcceptedFunction = rules.some((rule) => rule.accepted && typeof rule.options === 'function')
   staticOutgoing = decideStaticOutgoing()
   if (rules.length > 0) {
     connectHook.install()
@@ -405,6 +415,9 @@ function onAccepted(socket: SeenSocket, localPort: Port, listener: Listener | nu
   if (!anyAccepted || socket[SEEN] !== undefined) return
   if (Object.isExtensible(socket)) socket[SEEN] = true // (one that takes no property may be decided twice: the same writes)
   if (isUnixSocket(socket)) return
+  // The preload's common case: static rules only, all written on the listening socket, which its first
+  // socket was read back to inherit. Recorded as they are: no decision, no copy, no system call.
+  if (listener?.exact && listener.inherits && !anyAcceptedFunction && adoptFresh(socket, PROCESS, listener.written)) return
   const matching = rules.filter((rule) => matches(rule, 'accepted', localPort))
   if (matching.length === 0) return
   const settings = decide(matching, socket, () => infoOf(socket, 'accepted', undefined, undefined))

@@ -138,6 +138,22 @@ describe('keepaliveProcess: accepted connections, rules and scope', () => {
     }
   })
 
+  it("accepted sockets that inherited the listener's settings keep them across setKeepAlive, the first and the later ones", async () => {
+    processWide(settings, { accepted: true, outgoing: false })
+    const server = await listen(net.createServer()) // after the rule: the listening socket holds it
+    for (let i = 0; i < 3; i++) {
+      const accepted = nextAccepted(server)
+      const client = net.connect(server.port, '127.0.0.1')
+      const { socket } = await accepted
+      expect(readKeepalive(socket)).toEqual(expected)
+      socket.setKeepAlive(true, 1_000) // what http.Agent, pg and others call: libuv writes idle 1 s, interval 1 s, count 10
+      expect(readKeepalive(socket)).toEqual(expected)
+      socket.setKeepAlive(false)
+      expect(readKeepalive(socket).enabled).toBe(false)
+      client.destroy()
+    }
+  })
+
   it('ports: only connections to (or accepted on) those ports', async () => {
     const chosen = await listen(net.createServer())
     const other = await listen(net.createServer())
