@@ -1,9 +1,9 @@
-// The README's recipes, run against the real libraries. Each block between
-// "// recipe: NAME" and "// end recipe" must appear verbatim in README.md
-// (checked at the end), so the README shows code that is known to work.
+// The documented recipes, run against the real libraries. Each block between
+// "// recipe: NAME" and "// end recipe" must appear verbatim in README.md or
+// docs/*.md (checked at the end), so the docs show code that is known to work.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import path from 'node:path'
@@ -258,10 +258,16 @@ describe.skipIf(!canRun(`Redis: ${noRedis}`, noRedis === null))('node-redis hear
   )
 })
 
-describe('README', () => {
+describe('README.md and docs/', () => {
   it('shows every recipe exactly as the tests run it', () => {
     const source = [__filename, path.join(__dirname, 'servers.test.ts')].map((file) => readFileSync(file, 'utf8')).join('\n')
-    const readme = readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8')
+    const root = path.join(__dirname, '..')
+    const docs = [
+      'README.md',
+      ...readdirSync(path.join(root, 'docs'))
+        .filter((file) => file.endsWith('.md'))
+        .map((file) => `docs/${file}`),
+    ].map((file) => ({ file, text: readFileSync(path.join(root, file), 'utf8') }))
     const recipes = [...source.matchAll(/^( *)\/\/ recipe: (.+)\n([\s\S]*?)^ *\/\/ end recipe$/gm)]
     expect(recipes.map((match) => match[2])).toEqual([
       'http',
@@ -280,7 +286,10 @@ describe('README', () => {
         .map((line) => line.slice(indent.length))
         .join('\n')
         .trimEnd()
-      expect(readme, `README.md must contain the "${name}" recipe`).toContain(code)
+      expect(
+        docs.filter(({ text }) => text.includes(code)).map(({ file }) => file),
+        `the "${name}" recipe must appear verbatim in one of ${docs.map(({ file }) => file).join(', ')}:\n${code}`,
+      ).not.toEqual([])
     }
   })
 })
