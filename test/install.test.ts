@@ -2,7 +2,7 @@
 // into a fresh project on a PATH with no compiler (only node and npm): with
 // the prebuilds, without them, and with --ignore-scripts.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { canRun, closeAll, tempDir } from './helpers.js'
@@ -15,9 +15,10 @@ const PREBUILDS = [
   'linux-x64/tcp-keepalive.musl.node',
 ].map((file) => `prebuilds/${file}`)
 
-/** What users need: the built JS and types, the native sources for a source build, the prebuilds, the install step. */
+/** What users need: the built JS and types, the docs README.md links to, the native sources for a source build, the prebuilds, the install step. */
 const ALLOWED = [
   /^(package\.json|README\.md|LICENSE|binding\.gyp|scripts\/install\.cjs)$/,
+  /^docs\/[a-z-]+\.md$/,
   /^dist\/.+\.(js|mjs|cjs|d\.ts|d\.mts|d\.cts)$/,
   /^native\/[a-z_]+\.(cc|h)$/,
   /^vendor\/node-addon-api\/(napi\.h|napi-inl\.h|napi-inl\.deprecated\.h|LICENSE\.md|README\.md)$/,
@@ -50,6 +51,13 @@ describe('the tarball', () => {
   it('holds only what users need, and no source map pointing at unshipped sources', () => {
     expect(files.map((f) => f.path).filter((file) => !ALLOWED.some((pattern) => pattern.test(file)))).toEqual([])
     expect(files.some((f) => f.path === 'dist/index.js')).toBe(true)
+    // README.md's links into docs/ work from node_modules too.
+    expect(files.filter((f) => f.path.startsWith('docs/')).map((f) => f.path)).toEqual(
+      readdirSync(path.join(root, 'docs'))
+        .filter((file) => file.endsWith('.md'))
+        .map((file) => `docs/${file}`)
+        .sort(),
+    )
     for (const file of files.filter((f) => /\.[mc]?js$/.test(f.path))) {
       expect(readFileSync(path.join(root, file.path), 'utf8'), file.path).not.toMatch(/sourceMappingURL/)
     }
