@@ -67,7 +67,7 @@ export function findForBundle(ownFolder: string | undefined, resolves: (root: st
       `beside the bundle (prebuilds/) or in an installed tcp-keepalive ${VERSION} above it` +
       `${mismatched.length > 0 ? ` (${mismatched.join('; ')}, not ${VERSION})` : ''}: ` +
       'mark tcp-keepalive external in the bundler and deploy it in node_modules, copy node_modules/tcp-keepalive/prebuilds beside the bundle, ' +
-      'or set TCP_KEEPALIVE_BINDING to the .node file (see "Bundlers and serverless" in the README)',
+      'or set TCP_KEEPALIVE_BINDING to the .node file (see "Bundlers and serverless" in docs/platforms.md)',
   }
 }
 

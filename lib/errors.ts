@@ -55,7 +55,7 @@ export function incompatibleOptions(first: string, second: string): TypeError {
   return coded(TypeError, 'ERR_INCOMPATIBLE_OPTION_PAIR', `Option "${first}" cannot be used in combination with option "${second}"`)
 }
 
-/** Errors of this library's own, documented in the README under "Errors". */
+/** Errors of this library's own, documented in docs/api.md under "Errors". */
 export function keepaliveError(code: string, message: string, ErrorType: ErrorClass = Error): Error & { code: string } {
   return coded(ErrorType, code, message)
 }

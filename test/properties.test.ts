@@ -20,7 +20,7 @@ const NUMERIC = ['idle', 'interval', 'count', 'userTimeout'] as const
 type Numeric = (typeof NUMERIC)[number]
 const ranges = keepaliveSupport.ranges as Required<typeof keepaliveSupport.ranges>
 
-// ---- The model: what a call must do, written from the README, not from lib/options.ts.
+// ---- The model: what a call must do, written from docs/api.md, not from lib/options.ts.
 
 type Outcome = { ok: true; expect: Partial<KeepaliveState> } | { ok: false; code: string; name: string }
 
@@ -235,7 +235,7 @@ const planRequest = fc.record(
   { requiredKeys: [] },
 )
 
-/** Whether the request itself is well formed (the README's bounds), whatever the network makes possible. */
+/** Whether the request itself is well formed (the documented bounds), whatever the network makes possible. */
 function wellFormed(request: Record<string, unknown>): boolean {
   const duration = (value: unknown) => value === undefined || (typeof value === 'number' && Number.isFinite(value) && value >= 2_000)
   const { idleTimeout, detectWithin, count, loss, connections, falseDropsPerYear } = request

@@ -137,7 +137,7 @@ describe.skipIf(!canRun('ss, to see the keepalive timers', hasCommand('ss')))('t
   })
 })
 
-describe('recipes (README), run in this process', () => {
+describe('recipes (docs/integrations.md), run in this process', () => {
   const rules: Array<{ stop(): void }> = []
   afterEach(() => rules.splice(0).forEach((rule) => rule.stop()))
 

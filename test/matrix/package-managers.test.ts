@@ -36,7 +36,7 @@ interface Manager {
   run(script: string): string[]
   /** The command that runs the package's bin. */
   bin(...args: string[]): string[]
-  /** What the install prints about the blocked install script (the README quotes it). */
+  /** What the install prints about the blocked install script (docs/platforms.md quotes it, under "Installing"). */
   blocked: RegExp
 }
 
