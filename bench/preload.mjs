@@ -6,10 +6,18 @@
 //   could save: once on the listening socket (accepted sockets inherit it) and
 //   4 writes on each outgoing socket from a first 'connect' listener;
 // - the preload: `--require tcp-keepalive/register` with TCP_KEEPALIVE set.
-// The backend is a fourth process, plain. Runs alternate; each server's CPU
-// per request comes from process.cpuUsage() in its own process. The change
-// against plain is taken per round (the servers ran side by side in it) and
-// the median of the rounds kept. Loopback only.
+// The backend is a fourth process, plain. The servers are warmed up (a
+// server under the preload reaches its steady state later: its hooks make V8
+// optimize Node's connect path anew), then run in turn, alternating; each
+// server's CPU per request comes from process.cpuUsage() in its own process,
+// and the change against plain is taken per round. On a shared 2-core machine
+// a run moves by ±10 %, far more than the ~1 % in question, so each server
+// also times, in process, the listeners
+// that do the keepalive work (ours: the 'connection' listener the preload
+// puts first on the server and the 'connect' listener it puts first on each
+// outgoing socket; the floor's: its 'connect' listener): the cost added,
+// measured directly, as a share of the plain server's CPU per request.
+// Loopback only.
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import http from 'node:http'
@@ -17,10 +25,11 @@ import { fileURLToPath } from 'node:url'
 import { median, printTable } from './shared.mjs'
 
 const MODES = ['plain', 'floor: the same writes in C (listener once, 4 per outgoing socket)', 'the preload']
-const RUNS = 7
-const REQUESTS = 2000
+const RUNS = 9
+const WARM_UP_RUNS = 3
+const REQUESTS = 1500
 const CONCURRENCY = 8
-const SETTINGS = 'idle=30s interval=5s count=3'
+const SETTINGS = process.env.BENCH_PRELOAD_SETTINGS ?? 'idle=30s interval=5s count=3'
 const here = fileURLToPath(import.meta.url)
 const register = fileURLToPath(new URL('../dist/register.js', import.meta.url))
 
@@ -45,24 +54,57 @@ async function serve(mode, backendPort) {
     }
   }
   let held = null // what the first request's two sockets held: the benchmark says what it measured
+  let listenerNs = 0
+  /** `listener`, timed into listenerNs. */
+  const timed = (listener) =>
+    function (...args) {
+      const started = process.hrtime.bigint()
+      try {
+        return listener.apply(this, args)
+      } finally {
+        listenerNs += Number(process.hrtime.bigint() - started)
+      }
+    }
+  /** Puts `socket`'s first 'connect' listener (the preload's) back timed. */
+  const timeFirstConnectListener = (socket) => {
+    const [first] = socket.listeners('connect')
+    if (first === undefined) return
+    socket.removeListener('connect', first)
+    socket.prependOnceListener('connect', timed(first))
+  }
   const server = http.createServer((request, response) => {
     const outgoing = http.get({ host: '127.0.0.1', port: backendPort, agent: false, headers: { connection: 'close' } }, (answer) => {
       held ??= { accepted: readKeepalive(request.socket), outgoing: readKeepalive(answer.socket) }
       answer.resume()
       answer.on('end', () => response.end('ok'))
     })
-    if (floorWrites) outgoing.once('socket', (socket) => socket.prependOnceListener('connect', () => floorWrites(socket)))
+    if (floorWrites)
+      outgoing.once('socket', (socket) =>
+        socket.prependOnceListener(
+          'connect',
+          timed(() => floorWrites(socket)),
+        ),
+      )
+    if (mode === 'the preload') outgoing.once('socket', timeFirstConnectListener)
   })
   server.listen(0, '127.0.0.1', () => {
     if (floorWrites) floorWrites(server) // the listening socket: accepted sockets inherit it
     process.send({ port: server.address().port })
   })
+  if (mode === 'the preload') {
+    const [ours] = server.listeners('connection') // the preload's, put first by listen()
+    server.removeListener('connection', ours)
+    server.prependListener('connection', timed(ours))
+  }
   let start
   process.on('message', (message) => {
-    if (message === 'start') start = process.cpuUsage()
+    if (message === 'start') {
+      start = process.cpuUsage()
+      listenerNs = 0
+    }
     if (message === 'stop') {
       const { user, system } = process.cpuUsage(start)
-      process.send({ cpuMicros: user + system, held })
+      process.send({ cpuMicros: user + system, listenerMicros: listenerNs / 1000, held })
     }
     if (message === 'exit') process.exit(0)
   })
@@ -87,15 +129,12 @@ async function run(child, port) {
   }
   await Promise.all(Array.from({ length: CONCURRENCY }, worker))
   child.send('stop')
-  const [{ cpuMicros, held }] = await once(child, 'message')
-  return { cpu: cpuMicros / REQUESTS, held }
+  const [{ cpuMicros, listenerMicros, held }] = await once(child, 'message')
+  return { cpu: cpuMicros / REQUESTS, listener: listenerMicros / REQUESTS, held }
 }
 
-const describeHeld = ({ enabled, idle, interval, count }) => (enabled ? `${idle / 1000} s / ${interval / 1000} s / ${count}` : 'off')
-
-export async function report() {
-  const back = fork(here, ['--backend'])
-  const [{ port: backendPort }] = await once(back, 'message')
+/** The three servers, warmed up. */
+async function startServers(backendPort) {
   const servers = []
   for (const mode of MODES) {
     const preload = mode === 'the preload'
@@ -104,29 +143,65 @@ export async function report() {
       env: { ...process.env, TCP_KEEPALIVE: preload ? SETTINGS : '' },
     })
     const [{ port }] = await once(child, 'message')
-    servers.push({ mode, child, port, cpu: [] })
+    const { held } = await run(child, port)
+    for (let i = 0; i < WARM_UP_RUNS; i++) await run(child, port)
+    servers.push({ mode, child, port, held })
   }
-  for (const server of servers) server.held = (await run(server.child, server.port)).held // warm-up
-  const changes = servers.map(() => [])
+  return servers
+}
+
+const describeHeld = ({ enabled, idle, interval, count }) => (enabled ? `${idle / 1000} s / ${interval / 1000} s / ${count}` : 'off')
+
+export async function report() {
+  const back = fork(here, ['--backend'])
+  const [{ port: backendPort }] = await once(back, 'message')
+  const results = MODES.map(() => ({ cpu: [], change: [], listener: [] }))
+  const servers = await startServers(backendPort)
+  const held = servers.map((server) => server.held)
   for (let round = 0; round < RUNS; round++) {
-    const order = round % 2 === 0 ? servers : [...servers].reverse()
-    for (const server of order) server.cpu.push((await run(server.child, server.port)).cpu)
-    servers.forEach((server, i) => changes[i].push(server.cpu[round] / servers[0].cpu[round] - 1))
+    const order = round % 2 === 0 ? servers.keys() : [...servers.keys()].reverse()
+    const measured = []
+    for (const i of order) measured[i] = await run(servers[i].child, servers[i].port)
+    measured.forEach(({ cpu, listener }, i) => {
+      results[i].cpu.push(cpu)
+      results[i].change.push(cpu / measured[0].cpu - 1)
+      results[i].listener.push(listener)
+    })
   }
   for (const { child } of [...servers, { child: back }]) child.send('exit')
+  const base = median(results[0].cpu)
   const percent = (value) => `${value < 0 ? '' : '+'}${(value * 100).toFixed(1)} %`
+  const spread = (values) => {
+    const sorted = [...values].sort((a, b) => a - b)
+    return `${percent(sorted[Math.floor(sorted.length / 4)])} … ${percent(sorted[Math.floor((sorted.length * 3) / 4)])}`
+  }
   console.log(
     `The preload on an HTTP server calling a backend per request: ${REQUESTS} Connection: close requests x ${RUNS} alternating runs, ${CONCURRENCY} at a time (medians)`,
   )
   printTable([
-    ['', 'server CPU us/req', 'vs plain (per round)', 'accepted socket holds', 'outgoing socket holds'],
-    ...servers.map(({ mode, cpu, held }, i) => [
-      mode,
-      median(cpu).toFixed(1),
-      i === 0 ? '' : percent(median(changes[i])),
-      describeHeld(held.accepted),
-      describeHeld(held.outgoing),
-    ]),
+    [
+      '',
+      'server CPU us/req',
+      'vs plain',
+      'middle half of rounds',
+      'keepalive listeners us/req',
+      'of plain CPU',
+      'accepted holds',
+      'outgoing holds',
+    ],
+    ...MODES.map((mode, i) => {
+      const listener = median(results[i].listener)
+      return [
+        mode,
+        median(results[i].cpu).toFixed(1),
+        i === 0 ? '' : percent(median(results[i].change)),
+        i === 0 ? '' : spread(results[i].change),
+        i === 0 ? '' : listener.toFixed(2),
+        i === 0 ? '' : `${((listener / base) * 100).toFixed(2)} %`,
+        describeHeld(held[i].accepted),
+        describeHeld(held[i].outgoing),
+      ]
+    }),
   ])
 }
 
