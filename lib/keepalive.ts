@@ -6,7 +6,7 @@ import { keepaliveError } from './errors.js'
 import { fallbackBackend, runtimeName } from './fallback.js'
 import { socketLookup } from './lookup.js'
 import { loadBinding, nativeBackend } from './native.js'
-import { acceptedRange, type Field, FIELDS, type KeepaliveOptions, overlay, type Settings, validateOptions } from './options.js'
+import { acceptedRange, type Field, FIELDS, type KeepaliveOptions, merged, type Settings, validateOptions } from './options.js'
 import {
   effective,
   INTEGRATION,
@@ -322,7 +322,7 @@ export function configureFor(socket: net.Socket, layer: Layer, settings: Setting
     const resolved = connecting || (isEmpty(toWrite) && !backend.writesAllFields) ? null : withLookup(socket, target)
     if (resolved !== null) {
       const using = backendFor(resolved.fd)
-      let given = using.writesAllFields ? overlay({ ...effective(state) }, toWrite) : toWrite
+      let given = using.writesAllFields ? merged(effective(state), toWrite) : toWrite
       if (using !== backend) given = withoutUnsupported(given, false, using, resolved.unfound)
       if (state.lacksUserTimeout) given = { ...given, userTimeout: undefined }
       if (!isEmpty(given)) applyTolerant(using, resolved, given, state)
@@ -381,7 +381,7 @@ export function configureKeepalive<T extends KeepaliveTarget>(target: T, options
   const resolved = resolve(socket, known)
   const using = resolved === null ? backend : backendFor(resolved.fd)
   // Node's setKeepAlive (the fallback) cannot change one field alone: it gets all configured so far.
-  const wanted = using.writesAllFields && known !== undefined ? overlay({ ...effective(known) }, settings) : settings
+  const wanted = using.writesAllFields && known !== undefined ? merged(effective(known), settings) : settings
   const given = withoutUnsupported(wanted, strict, using, resolved?.unfound)
   if (resolved !== null) using.apply(resolved, given)
   record(socket, stateFor(socket, known), OWN, using.writesAllFields ? keptOf(settings, given) : given, resolved === null)

@@ -17,7 +17,7 @@
 import net = require('node:net')
 import { nodeSetsIntervalAndCount } from './fallback.js'
 import { sharedHook } from './hook.js'
-import { noSettings, overlay, type Settings } from './options.js'
+import { merged, noSettings, overlay, type Settings } from './options.js'
 import { isUnbound, type ResolvedTarget } from './target.js'
 
 /** Who set a field. A higher layer is more specific: it wins. */
@@ -91,7 +91,7 @@ export function effective(state: SocketState): Readonly<Settings> {
 /** The fields of `settings`, set by `layer`, that no more specific layer of `state` overrides: what to write now. */
 export function winning(state: SocketState | undefined, layer: Layer, settings: Settings): Settings {
   if (state === undefined || layer === OWN) return settings
-  const shown = { ...settings }
+  const shown = merged(NOTHING, settings)
   for (let above = layer + 1; above <= OWN; above++) {
     const higher = state.layers[above]
     if (higher.enable !== undefined) shown.enable = undefined
@@ -135,7 +135,7 @@ export function setWriter(writer: Writer): void {
 export function record(socket: net.Socket, state: SocketState, layer: Layer, settings: Settings, pending: boolean): void {
   stickyHook.install()
   // A copy: a layer may be shared (NOTHING, or the settings a listening socket gave every socket it accepted).
-  state.layers[layer] = overlay({ ...state.layers[layer] }, settings)
+  state.layers[layer] = merged(state.layers[layer], settings)
   state.offAtConnect = false
   if (pending) awaitConnect(socket, state)
 }
