@@ -8,6 +8,7 @@ import { socketLookup } from './lookup.js'
 import { loadBinding, nativeBackend } from './native.js'
 import { acceptedRange, type Field, FIELDS, type KeepaliveOptions, merged, type Settings, validateOptions } from './options.js'
 import {
+  adoptFresh,
   effective,
   INTEGRATION,
   isEmpty,
@@ -138,8 +139,10 @@ export const acceptedSocketsInherit = backend.acceptedSocketsInherit
  * by an integration), so they stick across setKeepAlive calls like configured
  * ones. No system call, unless a process-wide rule already wrote some of these
  * fields on this socket: those are written back, as the integration wins.
+ * `settings` are shared by every socket of the listener: never changed.
  */
-export function adoptInherited(socket: net.Socket, settings: Settings): Error | null {
+export function adoptInherited(socket: net.Socket, settings: Readonly<Settings>): Error | null {
+  if (adoptFresh(socket, INTEGRATION, settings)) return null // nothing configured it before: recorded as it is
   const state = stateFor(socket)
   if (!isEmpty(keptOf(settings, state.layers[PROCESS]))) return configureFor(socket, INTEGRATION, settings)
   record(socket, state, INTEGRATION, settings, false)

@@ -82,7 +82,7 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
 
   const fixed = settledSettings(options) // invalid options throw here, not per connection
   // What accepted sockets get from the listener: the fixed settings, less a user timeout a Multipath TCP listener lacks.
-  let settings = fixed
+  let settings: Readonly<Settings> = fixed
   const nodeRewritesEach = () => (server as { keepAlive?: boolean }).keepAlive === true
   // Whether accepted sockets get the settings from the listening socket:
   // false until the listener is configured, then verified once on the first
@@ -99,7 +99,7 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
     const fds = acceptedSocketsInherit ? listenerFds(server) : [] // Bun's http.Server and Deno's servers: found by address
     if (fds.length === 0) return
     try {
-      for (const fd of fds) settings = configureFd(fd, fixed)
+      for (const fd of fds) settings = Object.freeze(configureFd(fd, fixed)) // shared by the sockets that inherit it
       if (Object.isExtensible(server)) (server as { [LISTENER]?: Settings })[LISTENER] = settings
       inherits = undefined
     } catch (error) {
