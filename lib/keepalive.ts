@@ -6,7 +6,7 @@ import { keepaliveError } from './errors.js'
 import { fallbackBackend, runtimeName } from './fallback.js'
 import { socketLookup } from './lookup.js'
 import { loadBinding, nativeBackend } from './native.js'
-import { acceptedRange, type Field, FIELDS, type KeepaliveOptions, merged, type Settings, validateOptions } from './options.js'
+import { acceptedRange, copied, type Field, FIELDS, type KeepaliveOptions, merged, type Settings, validateOptions } from './options.js'
 import {
   adoptFresh,
   effective,
@@ -319,8 +319,8 @@ export function configureFor(socket: net.Socket, layer: Layer, settings: Setting
     const target = socketTarget(socket, known) // (Node's fd getter, asked once: a fresh socket has nothing cached)
     const connecting = target === null
     const state = stateFor(socket, known)
-    const toWrite = winning(state, layer, settings)
-    if (inherited !== undefined) for (const field of FIELDS) if (toWrite[field] === inherited[field]) toWrite[field] = undefined
+    let toWrite = winning(state, layer, settings)
+    if (inherited !== undefined) toWrite = notInherited(toWrite, inherited)
     // Nothing to write (all inherited from the listener): not even a lookup of the fd.
     const resolved = connecting || (isEmpty(toWrite) && !backend.writesAllFields) ? null : withLookup(socket, target)
     if (resolved !== null) {
@@ -335,6 +335,13 @@ export function configureFor(socket: net.Socket, layer: Layer, settings: Setting
   } catch (error) {
     return error as Error
   }
+}
+
+/** The fields of `settings` a socket does not hold already with the same value from its listener. */
+function notInherited(settings: Readonly<Settings>, inherited: Readonly<Settings>): Settings {
+  const result = copied(settings)
+  for (const field of FIELDS) if (result[field] === inherited[field]) result[field] = undefined
+  return result
 }
 
 /** The fields of `settings` that `kept` still has (what survived withoutUnsupported). */

@@ -60,6 +60,12 @@ export function merged(earlier: Readonly<Settings>, later: Readonly<Settings>): 
   }
 }
 
+/** A copy of `settings`, in the one shape (see {@link merged}). */
+export function copied(settings: Readonly<Settings>): Settings {
+  const { enable, idle, interval, count, userTimeout } = settings
+  return { enable, idle, interval, count, userTimeout }
+}
+
 /** Settings that change nothing yet. */
 export function noSettings(): Settings {
   return { enable: undefined, idle: undefined, interval: undefined, count: undefined, userTimeout: undefined }

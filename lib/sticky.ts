@@ -17,7 +17,7 @@
 import net = require('node:net')
 import { nodeSetsIntervalAndCount } from './fallback.js'
 import { sharedHook } from './hook.js'
-import { merged, noSettings, overlay, type Settings } from './options.js'
+import { copied, merged, noSettings, overlay, type Settings } from './options.js'
 import { isUnbound, type ResolvedTarget } from './target.js'
 
 /** Who set a field. A higher layer is more specific: it wins. */
@@ -89,9 +89,10 @@ export function effective(state: SocketState): Readonly<Settings> {
 }
 
 /** The fields of `settings`, set by `layer`, that no more specific layer of `state` overrides: what to write now. */
-export function winning(state: SocketState | undefined, layer: Layer, settings: Settings): Settings {
+export function winning(state: SocketState | undefined, layer: Layer, settings: Readonly<Settings>): Readonly<Settings> {
   if (state === undefined || layer === OWN) return settings
-  const shown = merged(NOTHING, settings)
+  if (state.layers[INTEGRATION] === NOTHING && state.layers[OWN] === NOTHING) return settings // nothing above: all of them
+  const shown = copied(settings)
   for (let above = layer + 1; above <= OWN; above++) {
     const higher = state.layers[above]
     if (higher.enable !== undefined) shown.enable = undefined
