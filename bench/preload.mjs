@@ -6,18 +6,18 @@
 //   could save: once on the listening socket (accepted sockets inherit it) and
 //   4 writes on each outgoing socket from a first 'connect' listener;
 // - the preload: `--require tcp-keepalive/register` with TCP_KEEPALIVE set.
-// The backend is a fourth process, plain. The servers are warmed up (a
-// server under the preload reaches its steady state later: its hooks make V8
-// optimize Node's connect path anew), then run in turn, alternating; each
-// server's CPU per request comes from process.cpuUsage() in its own process,
-// and the change against plain is taken per round. On a shared 2-core machine
-// a run moves by ±10 %, far more than the ~1 % in question, so each server
-// also times, in process, the listeners
-// that do the keepalive work (ours: the 'connection' listener the preload
-// puts first on the server and the 'connect' listener it puts first on each
-// outgoing socket; the floor's: its 'connect' listener): the cost added,
-// measured directly, as a share of the plain server's CPU per request.
-// Loopback only.
+// The backend is one more process, plain. Each server runs as 4 processes
+// (two processes of the same plain server differ by up to 5 % in CPU, by
+// their own layout), warmed up (a server under the preload reaches its steady
+// state later: its hooks make V8 optimize Node's connect path anew), then all
+// run in turn, alternating; each one's CPU per request comes from
+// process.cpuUsage() in its own process. A mode's figure is the mean of its
+// processes' medians. That is still good to a per cent or two here, so each
+// server also times, in process, the listeners that do the keepalive work
+// (ours: the 'connection' listener the preload puts first on the server and
+// the 'connect' listener it puts first on each outgoing socket; the floor's:
+// its 'connect' listener): the cost added, measured directly, as a share of
+// the plain server's CPU per request. Loopback only.
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import http from 'node:http'
@@ -25,7 +25,8 @@ import { fileURLToPath } from 'node:url'
 import { median, printTable } from './shared.mjs'
 
 const MODES = ['plain', 'floor: the same writes in C (listener once, 4 per outgoing socket)', 'the preload']
-const RUNS = 9
+const PROCESSES = 4
+const RUNS = 7
 const WARM_UP_RUNS = 3
 const REQUESTS = 1500
 const CONCURRENCY = 8
@@ -133,73 +134,71 @@ async function run(child, port) {
   return { cpu: cpuMicros / REQUESTS, listener: listenerMicros / REQUESTS, held }
 }
 
-/** The three servers, warmed up. */
+/** PROCESSES servers of each mode, warmed up. */
 async function startServers(backendPort) {
   const servers = []
-  for (const mode of MODES) {
-    const preload = mode === 'the preload'
-    const child = fork(here, ['--serve', mode, String(backendPort)], {
-      execArgv: preload ? ['--require', register] : [],
-      env: { ...process.env, TCP_KEEPALIVE: preload ? SETTINGS : '' },
-    })
-    const [{ port }] = await once(child, 'message')
-    const { held } = await run(child, port)
-    for (let i = 0; i < WARM_UP_RUNS; i++) await run(child, port)
-    servers.push({ mode, child, port, held })
+  for (let copy = 0; copy < PROCESSES; copy++) {
+    for (const [m, mode] of MODES.entries()) {
+      const preload = mode === 'the preload'
+      const child = fork(here, ['--serve', mode, String(backendPort)], {
+        execArgv: preload ? ['--require', register] : [],
+        env: { ...process.env, TCP_KEEPALIVE: preload ? SETTINGS : '' },
+      })
+      const [{ port }] = await once(child, 'message')
+      const { held } = await run(child, port)
+      for (let i = 0; i < WARM_UP_RUNS; i++) await run(child, port)
+      servers.push({ m, child, port, held, cpu: [], listener: [] })
+    }
   }
   return servers
 }
 
 const describeHeld = ({ enabled, idle, interval, count }) => (enabled ? `${idle / 1000} s / ${interval / 1000} s / ${count}` : 'off')
+const mean = (values) => values.reduce((sum, value) => sum + value, 0) / values.length
 
 export async function report() {
   const back = fork(here, ['--backend'])
   const [{ port: backendPort }] = await once(back, 'message')
-  const results = MODES.map(() => ({ cpu: [], change: [], listener: [] }))
   const servers = await startServers(backendPort)
-  const held = servers.map((server) => server.held)
   for (let round = 0; round < RUNS; round++) {
-    const order = round % 2 === 0 ? servers.keys() : [...servers.keys()].reverse()
-    const measured = []
-    for (const i of order) measured[i] = await run(servers[i].child, servers[i].port)
-    measured.forEach(({ cpu, listener }, i) => {
-      results[i].cpu.push(cpu)
-      results[i].change.push(cpu / measured[0].cpu - 1)
-      results[i].listener.push(listener)
-    })
+    for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
+      const { cpu, listener } = await run(server.child, server.port)
+      server.cpu.push(cpu)
+      server.listener.push(listener)
+    }
   }
   for (const { child } of [...servers, { child: back }]) child.send('exit')
-  const base = median(results[0].cpu)
+  // Per mode: the mean of its processes' medians (a process's own layout moves its CPU by a few per cent).
+  const byMode = MODES.map((_, m) => servers.filter((server) => server.m === m))
+  const cpu = byMode.map((list) => mean(list.map((server) => median(server.cpu))))
+  const processRange = byMode.map((list) => list.map((server) => median(server.cpu)).sort((a, b) => a - b))
+  const listener = byMode.map((list) => mean(list.map((server) => median(server.listener))))
   const percent = (value) => `${value < 0 ? '' : '+'}${(value * 100).toFixed(1)} %`
-  const spread = (values) => {
-    const sorted = [...values].sort((a, b) => a - b)
-    return `${percent(sorted[Math.floor(sorted.length / 4)])} … ${percent(sorted[Math.floor((sorted.length * 3) / 4)])}`
-  }
   console.log(
-    `The preload on an HTTP server calling a backend per request: ${REQUESTS} Connection: close requests x ${RUNS} alternating runs, ${CONCURRENCY} at a time (medians)`,
+    `The preload on an HTTP server calling a backend per request: ${PROCESSES} processes per server, ${REQUESTS} Connection: close requests x ${RUNS} alternating runs each, ${CONCURRENCY} at a time`,
   )
   printTable([
     [
       '',
       'server CPU us/req',
       'vs plain',
-      'middle half of rounds',
+      'its processes',
       'keepalive listeners us/req',
       'of plain CPU',
       'accepted holds',
       'outgoing holds',
     ],
-    ...MODES.map((mode, i) => {
-      const listener = median(results[i].listener)
+    ...MODES.map((mode, m) => {
+      const { held } = byMode[m][0]
       return [
         mode,
-        median(results[i].cpu).toFixed(1),
-        i === 0 ? '' : percent(median(results[i].change)),
-        i === 0 ? '' : spread(results[i].change),
-        i === 0 ? '' : listener.toFixed(2),
-        i === 0 ? '' : `${((listener / base) * 100).toFixed(2)} %`,
-        describeHeld(held[i].accepted),
-        describeHeld(held[i].outgoing),
+        cpu[m].toFixed(1),
+        m === 0 ? '' : percent(cpu[m] / cpu[0] - 1),
+        processRange[m].map((value) => value.toFixed(0)).join(' '),
+        m === 0 ? '' : listener[m].toFixed(2),
+        m === 0 ? '' : `${((listener[m] / cpu[0]) * 100).toFixed(2)} %`,
+        describeHeld(held.accepted),
+        describeHeld(held.outgoing),
       ]
     }),
   ])
