@@ -22,7 +22,7 @@ import {
   stateOf,
   winning,
 } from './sticky.js'
-import { checkTarget, fdTarget, isTcpHandle, type KeepaliveTarget, type ResolvedTarget, socketTarget } from './target.js'
+import { checkTarget, fdTarget, isTcpHandle, type KeepaliveTarget, socketTarget } from './target.js'
 
 export type { KeepaliveState, TcpInfo } from './backend.js'
 export type { KeepaliveOptions } from './options.js'
@@ -184,8 +184,8 @@ function backendFor(fd: number): Backend {
  * Bun's http.Server connections) the one the lookup found by its addresses;
  * else fd -1 with why none was found. Null while it connects.
  */
-function resolve(socket: net.Socket, cache?: ResolvedTarget): Target | null {
-  return withLookup(socket, socketTarget(socket, cache))
+function resolve(socket: net.Socket, keep = false): Target | null {
+  return withLookup(socket, socketTarget(socket, keep))
 }
 
 /** `target` as socketTarget gave it, with the fd the lookup finds where the runtime exposes none. */
@@ -291,7 +291,7 @@ function writeLater(socket: net.Socket, settings: Settings, state: SocketState):
   if (socket.destroyed) return
   const ownUserTimeout = state.layers[OWN].userTimeout !== undefined
   try {
-    const target = resolve(socket, state)
+    const target = resolve(socket, true)
     if (target === null) return
     const using = backendFor(target.fd)
     const given = using === backend ? settings : withoutUnsupported(settings, false, using, target.unfound)
@@ -316,7 +316,7 @@ setWriter(writeLater)
 export function configureFor(socket: net.Socket, layer: Layer, settings: Settings, inherited?: Settings): Error | null {
   try {
     const known = stateOf(socket)
-    const target = socketTarget(socket, known) // (Node's fd getter, asked once: a fresh socket has nothing cached)
+    const target = socketTarget(socket, known !== undefined) // (Node's fd getter, asked once: a fresh socket has nothing kept)
     const connecting = target === null
     const state = stateFor(socket, known)
     let toWrite = winning(state, layer, settings)
@@ -388,7 +388,7 @@ export function configureKeepalive<T extends KeepaliveTarget>(target: T, options
 
   const socket = target as net.Socket
   const known = stateOf(socket)
-  const resolved = resolve(socket, known)
+  const resolved = resolve(socket, known !== undefined)
   const using = resolved === null ? backend : backendFor(resolved.fd)
   // Node's setKeepAlive (the fallback) cannot change one field alone: it gets all configured so far.
   const wanted = using.writesAllFields && known !== undefined ? merged(effective(known), settings) : settings

@@ -18,7 +18,7 @@ import net = require('node:net')
 import { nodeSetsIntervalAndCount } from './fallback.js'
 import { sharedHook } from './hook.js'
 import { copied, merged, noSettings, overlay, type Settings } from './options.js'
-import { isUnbound, type ResolvedTarget } from './target.js'
+import { isUnbound } from './target.js'
 
 /** Who set a field. A higher layer is more specific: it wins. */
 export const PROCESS = 0
@@ -27,7 +27,7 @@ export const OWN = 2
 export type Layer = typeof PROCESS | typeof INTEGRATION | typeof OWN
 
 /** A configured socket: what it must hold, and where it is. */
-export interface SocketState extends ResolvedTarget {
+export interface SocketState {
   /** What each layer set on this socket, indexed by Layer (the shared NOTHING until a layer sets a field). */
   layers: [Readonly<Settings>, Readonly<Settings>, Readonly<Settings>]
   awaitingConnect: boolean
@@ -70,8 +70,6 @@ export function stateFor(socket: net.Socket, known = stateOf(socket)): SocketSta
     offAtConnect: false,
     atConnect: null,
     lacksUserTimeout: false,
-    handle: null,
-    target: null,
   }
   if (Object.isExtensible(socket)) (socket as WithState)[STATE] = state
   else (inextensible ??= new WeakMap()).set(socket, state)
