@@ -15,10 +15,11 @@ const PREBUILDS = [
   'linux-x64/tcp-keepalive.musl.node',
 ].map((file) => `prebuilds/${file}`)
 
-/** What users need: the built JS and types, the docs README.md links to, the native sources for a source build, the prebuilds, the install step. */
+/** What users need: the built JS and types, the docs README.md links to (and the measurements they cite), the native sources for a source build, the prebuilds, the install step. */
 const ALLOWED = [
   /^(package\.json|README\.md|LICENSE|binding\.gyp|scripts\/install\.cjs)$/,
   /^docs\/[a-z-]+\.md$/,
+  /^bench\/RESULTS\.md$/,
   /^dist\/.+\.(js|mjs|cjs|d\.ts|d\.mts|d\.cts)$/,
   /^native\/[a-z_]+\.(cc|h)$/,
   /^vendor\/node-addon-api\/(napi\.h|napi-inl\.h|napi-inl\.deprecated\.h|LICENSE\.md|README\.md)$/,
@@ -58,6 +59,7 @@ describe('the tarball', () => {
         .map((file) => `docs/${file}`)
         .sort(),
     )
+    expect(files.some((f) => f.path === 'bench/RESULTS.md')).toBe(true) // docs/ cites it
     for (const file of files.filter((f) => /\.[mc]?js$/.test(f.path))) {
       expect(readFileSync(path.join(root, file.path), 'utf8'), file.path).not.toMatch(/sourceMappingURL/)
     }
