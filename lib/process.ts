@@ -385,7 +385,7 @@ function matches(rule: Rule, direction: ConnectionInfo['direction'], port: Port)
   return rule.ports === null || rule.ports.has((typeof port === 'function' ? port() : port)!)
 }
 
-/** A connect() call: the rules that match its port decide when it connects, before user 'connect' listeners. */
+/** A connect() call: what the rules for its port give is written when it connects, before user 'connect' listeners (a function rule decides then). */
 function watchOutgoing(socket: net.Socket, args: unknown[]): void {
   const destination = destinationOf(args)
   if (destination.path) return // a Unix socket
