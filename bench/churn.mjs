@@ -14,7 +14,7 @@ import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import http from 'node:http'
 import { fileURLToPath } from 'node:url'
-import { median, printTable } from './shared.mjs'
+import { clockedRun, median, printTable, serverClock } from './shared.mjs'
 
 const FLOOR_MODE = 'floor: 4 writes in C per connection'
 const MODES = ['plain', 'static options', 'function', FLOOR_MODE, 'keepaliveProcess (as the preload)']
@@ -24,7 +24,7 @@ const REQUESTS = 3000
 const CONCURRENCY = 8
 const OPTIONS = { idle: 30_000, interval: 5_000, count: 3 }
 
-/** Child: the server. Messages: 'start' resets the CPU clock, 'stop' answers with CPU µs since. */
+/** Child: the server, answering the parent as serverClock does. */
 async function serve(mode) {
   const { keepaliveProcess, keepaliveServer } = await import('../dist/index.mjs')
   if (mode === PROCESS_MODE) keepaliveProcess(OPTIONS, { outgoing: true, accepted: true })
@@ -40,52 +40,13 @@ async function serve(mode) {
       floor.writeEachOnce(fds)
     })
   }
-  let listenerNs = 0
-  if (mode !== 'plain' && mode !== PROCESS_MODE) {
-    const [ours] = server.listeners('connection') // keepaliveServer prepends its listener
-    server.removeListener('connection', ours)
-    server.prependListener('connection', (socket) => {
-      const started = process.hrtime.bigint()
-      ours(socket)
-      listenerNs += Number(process.hrtime.bigint() - started)
-    })
-  }
+  const { timeFirst } = serverClock({ beforeExit: (done) => server.close(done) })
+  if (mode !== 'plain' && mode !== PROCESS_MODE) timeFirst(server, 'connection') // keepaliveServer prepends its listener (the floor too)
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
-  let start
-  process.on('message', (message) => {
-    if (message === 'start') {
-      start = process.cpuUsage()
-      listenerNs = 0
-    }
-    if (message === 'stop') {
-      const { user, system } = process.cpuUsage(start)
-      process.send({ cpuMicros: user + system, listenerMicros: listenerNs / 1000 })
-    }
-    if (message === 'exit') server.close(() => process.exit(0))
-  })
-}
-
-function request(port) {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, agent: false, headers: { connection: 'close' } }, (response) => {
-      response.resume()
-      response.on('end', resolve)
-    })
-    req.on('error', reject)
-  })
 }
 
 async function run(child, port) {
-  child.send('start')
-  const started = process.hrtime.bigint()
-  let next = 0
-  const worker = async () => {
-    while (next++ < REQUESTS) await request(port)
-  }
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9
-  child.send('stop')
-  const [{ cpuMicros, listenerMicros }] = await once(child, 'message')
+  const { seconds, cpuMicros, listenerMicros } = await clockedRun(child, port, REQUESTS, CONCURRENCY)
   return {
     requestsPerSecond: REQUESTS / seconds,
     cpuMicrosPerRequest: cpuMicros / REQUESTS,

@@ -22,7 +22,7 @@ import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import http from 'node:http'
 import { fileURLToPath } from 'node:url'
-import { median, printTable } from './shared.mjs'
+import { clockedRun, median, printTable, serverClock } from './shared.mjs'
 
 const MODES = ['plain', 'floor: the same writes in C (listener once, 4 per outgoing socket)', 'the preload']
 const PROCESSES = 4
@@ -41,7 +41,7 @@ function backend() {
   process.on('message', (message) => message === 'exit' && process.exit(0))
 }
 
-/** Child: the server. Messages: 'start' resets the CPU clock, 'stop' answers with CPU µs since. */
+/** Child: the server, answering the parent as serverClock does. */
 async function serve(mode, backendPort) {
   const { readKeepalive } = await import('../dist/index.mjs')
   let floorWrites = null
@@ -55,24 +55,7 @@ async function serve(mode, backendPort) {
     }
   }
   let held = null // what the first request's two sockets held: the benchmark says what it measured
-  let listenerNs = 0
-  /** `listener`, timed into listenerNs. */
-  const timed = (listener) =>
-    function (...args) {
-      const started = process.hrtime.bigint()
-      try {
-        return listener.apply(this, args)
-      } finally {
-        listenerNs += Number(process.hrtime.bigint() - started)
-      }
-    }
-  /** Puts `socket`'s first 'connect' listener (the preload's) back timed. */
-  const timeFirstConnectListener = (socket) => {
-    const [first] = socket.listeners('connect')
-    if (first === undefined) return
-    socket.removeListener('connect', first)
-    socket.prependOnceListener('connect', timed(first))
-  }
+  const { timed, timeFirst } = serverClock({ extra: () => ({ held }) })
   const server = http.createServer((request, response) => {
     const outgoing = http.get({ host: '127.0.0.1', port: backendPort, agent: false, headers: { connection: 'close' } }, (answer) => {
       held ??= { accepted: readKeepalive(request.socket), outgoing: readKeepalive(answer.socket) }
@@ -86,51 +69,18 @@ async function serve(mode, backendPort) {
           timed(() => floorWrites(socket)),
         ),
       )
-    if (mode === 'the preload') outgoing.once('socket', timeFirstConnectListener)
+    if (mode === 'the preload') outgoing.once('socket', (socket) => timeFirst(socket, 'connect', true)) // the preload's, put first
   })
   server.listen(0, '127.0.0.1', () => {
     if (floorWrites) floorWrites(server) // the listening socket: accepted sockets inherit it
     process.send({ port: server.address().port })
   })
-  if (mode === 'the preload') {
-    const [ours] = server.listeners('connection') // the preload's, put first by listen()
-    server.removeListener('connection', ours)
-    server.prependListener('connection', timed(ours))
-  }
-  let start
-  process.on('message', (message) => {
-    if (message === 'start') {
-      start = process.cpuUsage()
-      listenerNs = 0
-    }
-    if (message === 'stop') {
-      const { user, system } = process.cpuUsage(start)
-      process.send({ cpuMicros: user + system, listenerMicros: listenerNs / 1000, held })
-    }
-    if (message === 'exit') process.exit(0)
-  })
-}
-
-function request(port) {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, agent: false, headers: { connection: 'close' } }, (response) => {
-      response.resume()
-      response.on('end', resolve)
-    })
-    req.on('error', reject)
-  })
+  if (mode === 'the preload') timeFirst(server, 'connection') // the preload's, put first by listen()
 }
 
 /** CPU µs per request of `child` over REQUESTS requests. */
 async function run(child, port) {
-  child.send('start')
-  let next = 0
-  const worker = async () => {
-    while (next++ < REQUESTS) await request(port)
-  }
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
-  child.send('stop')
-  const [{ cpuMicros, listenerMicros, held }] = await once(child, 'message')
+  const { cpuMicros, listenerMicros, held } = await clockedRun(child, port, REQUESTS, CONCURRENCY)
   return { cpu: cpuMicros / REQUESTS, listener: listenerMicros / REQUESTS, held }
 }
 

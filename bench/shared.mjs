@@ -1,5 +1,6 @@
 // Helpers shared by the benchmark sections.
 import { once } from 'node:events'
+import http from 'node:http'
 import { createRequire } from 'node:module'
 import net from 'node:net'
 
@@ -49,3 +50,74 @@ export function printTable(rows) {
 }
 
 export const ratio = (value, base) => (base ? `x${(value / base).toFixed(2)}` : '')
+
+/** A GET on a new connection (`Connection: close`) to a loopback server, resolved once the answer is read. */
+export function requestOnce(port) {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, agent: false, headers: { connection: 'close' } }, (response) => {
+      response.resume()
+      response.on('end', resolve)
+    })
+    req.on('error', reject)
+  })
+}
+
+/**
+ * In a server's child process: `timed(listener)` wraps a listener whose time
+ * is counted, `timeFirst(emitter, event)` puts the first listener of `event`
+ * back timed (`once`: for one call, as a listener that removes itself would
+ * not find itself wrapped), and the parent's messages are answered: 'start'
+ * resets the CPU clock and that count, 'stop' answers with both in µs (and
+ * what `extra()` gives), 'exit' ends the process (after `beforeExit` calls back).
+ */
+export function serverClock({ extra = () => ({}), beforeExit = (done) => done() } = {}) {
+  let start = process.cpuUsage()
+  let listenerNs = 0
+  process.on('message', (message) => {
+    if (message === 'start') {
+      start = process.cpuUsage()
+      listenerNs = 0
+    }
+    if (message === 'stop') {
+      const { user, system } = process.cpuUsage(start)
+      process.send({ cpuMicros: user + system, listenerMicros: listenerNs / 1000, ...extra() })
+    }
+    if (message === 'exit') beforeExit(() => process.exit(0))
+  })
+  const timed = (listener) =>
+    function (...args) {
+      const started = process.hrtime.bigint()
+      try {
+        return listener.apply(this, args)
+      } finally {
+        listenerNs += Number(process.hrtime.bigint() - started)
+      }
+    }
+  const timeFirst = (emitter, event, once = false) => {
+    const [first] = emitter.listeners(event)
+    if (first === undefined) return
+    emitter.removeListener(event, first)
+    if (once) emitter.prependOnceListener(event, timed(first))
+    else emitter.prependListener(event, timed(first))
+  }
+  return { timed, timeFirst }
+}
+
+/**
+ * Parent side of serverClock: `requests` requests to the child's server at
+ * `port`, `concurrency` at a time, between 'start' and 'stop'. Returns the
+ * seconds they took and the child's answer.
+ */
+export async function clockedRun(child, port, requests, concurrency) {
+  child.send('start')
+  const started = process.hrtime.bigint()
+  let next = 0
+  const worker = async () => {
+    while (next++ < requests) await requestOnce(port)
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  child.send('stop')
+  const [answer] = await once(child, 'message')
+  return { seconds, ...answer }
+}
