@@ -36,7 +36,7 @@ import {
   warnOnce,
   warnRuleNotApplied,
 } from './keepalive.js'
-import { type Field, FIELDS, noSettings, overlay, type KeepaliveOptions, type Settings } from './options.js'
+import { copied, type Field, FIELDS, noSettings, overlay, type KeepaliveOptions, type Settings } from './options.js'
 import { settingsFromRule } from './rule.js'
 import { listenerSettingsOf } from './server.js'
 import { adoptFresh, awaitConnect, isEmpty, PROCESS, sameSettings, setLayer, stateFor, stateOf, type SocketState } from './sticky.js'
@@ -253,7 +253,7 @@ function followRules(server: WatchedServer): void {
   const fds = listenerFds(server)
   if (fds.length === 0) return
   const fromRules = staticAccepted(watched.port)
-  const wanted = { ...fromRules }
+  const wanted = copied(fromRules)
   const own = listenerSettingsOf(server)
   if (own) for (const field of FIELDS) if (own[field] !== undefined) wanted[field] = undefined
   const listener = watched.listener
