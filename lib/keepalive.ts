@@ -346,7 +346,7 @@ function notInherited(settings: Readonly<Settings>, inherited: Readonly<Settings
 
 /** The fields of `settings` that `kept` still has (what survived withoutUnsupported). */
 function keptOf(settings: Settings, kept: Settings): Settings {
-  const result = { ...settings }
+  const result = copied(settings)
   for (const field of FIELDS) if (kept[field] === undefined) result[field] = undefined
   return result
 }
