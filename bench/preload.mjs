@@ -4,20 +4,26 @@
 // - plain: no keepalive;
 // - floor: the same settings written by hand from C, at no cost the library
 //   could save: once on the listening socket (accepted sockets inherit it) and
-//   4 writes on each outgoing socket from a first 'connect' listener;
+//   4 writes on each outgoing socket from a first 'connect' listener that
+//   removes itself;
 // - the preload: `--require tcp-keepalive/register` with TCP_KEEPALIVE set.
-// The backend is one more process, plain. Each server runs as 4 processes
-// (two processes of the same plain server differ by up to 5 % in CPU, by
-// their own layout), warmed up (a server under the preload reaches its steady
-// state later: its hooks make V8 optimize Node's connect path anew), then all
-// run in turn, alternating; each one's CPU per request comes from
-// process.cpuUsage() in its own process. A mode's figure is the mean of its
-// processes' medians. That is still good to a per cent or two here, so each
-// server also times, in process, the listeners that do the keepalive work
-// (ours: the 'connection' listener the preload puts first on the server and
-// the 'connect' listener it puts first on each outgoing socket; the floor's:
-// its 'connect' listener): the cost added, measured directly, as a share of
-// the plain server's CPU per request. Loopback only.
+// The backend is one more process, plain. Every server opens its backend
+// connection through http's createConnection option, so the servers differ
+// only in what keepalive adds.
+// Each server runs as 4 processes (two processes of the same plain server
+// differ by up to 5 % in CPU, by their own layout), warmed up (a server under
+// the preload reaches its steady state later: its hooks make V8 optimize
+// Node's connect path anew), then all run in turn, alternating; each one's
+// CPU per request comes from process.cpuUsage() in its own process. A mode's
+// figure is the mean of its processes' medians. That is still good to a few
+// per cent here, so in separate timed runs each server also times, in
+// process, the listeners that do the keepalive work (ours: the 'connection'
+// listener the preload puts first on the server and the 'connect' listener
+// it puts first on each outgoing socket; the floor's: its 'connect'
+// listener): the cost added, measured directly, as a share of the plain
+// server's CPU per request. The CPU figures come from the untimed runs only:
+// timing a listener costs more than some listeners do. (The connect() hook's
+// own work, ~0.3-0.6 µs, is in neither timed listener.) Loopback only.
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import http from 'node:http'
@@ -26,7 +32,8 @@ import { clockedRun, median, printTable, serverClock } from './shared.mjs'
 
 const MODES = ['plain', 'floor: the same writes in C (listener once, 4 per outgoing socket)', 'the preload']
 const PROCESSES = 4
-const RUNS = 7
+const RUNS = 7 // untimed: the CPU per request
+const TIMED_RUNS = 3 // the keepalive listeners timed
 const WARM_UP_RUNS = 3
 const REQUESTS = 1500
 const CONCURRENCY = 8
@@ -43,43 +50,58 @@ function backend() {
 
 /** Child: the server, answering the parent as serverClock does. */
 async function serve(mode, backendPort) {
+  const net = await import('node:net')
   const { readKeepalive } = await import('../dist/index.mjs')
-  let floorWrites = null
+  // Every server opens its backend connection through createConnection, so they differ only in what
+  // each mode adds to it: nothing (plain, the preload: its hook is on connect), or the floor's listener.
+  let connectToBackend = (options) => net.createConnection(options)
+  let floorWriter = null
   if (mode === MODES[1]) {
     const { loadFloor } = await import('./floor/index.mjs')
     const floor = loadFloor()
     const fds = new Int32Array(1)
-    floorWrites = (socket) => {
-      fds[0] = socket._handle.fd
+    floorWriter = function () {
+      this.removeListener('connect', floorWriter)
+      fds[0] = this._handle.fd
       floor.writeEachOnce(fds)
     }
+    connectToBackend = (options) => net.createConnection(options).prependListener('connect', floorWriter)
   }
   let held = null // what the first request's two sockets held: the benchmark says what it measured
   const { timed, timeFirst } = serverClock({ extra: () => ({ held }) })
+  // Timed runs time the keepalive listeners, which costs more than they do: their CPU is not the figure.
+  // Untimed runs have none of it: the preload's 'connection' listener is swapped back, and nothing
+  // wraps the outgoing sockets' listeners.
+  let timing = false
+  let acceptedListener = null // the preload's, put first by listen()
+  process.on('message', (message) => {
+    if (typeof message !== 'object' || message === null || !('timing' in message) || message.timing === timing) return
+    timing = message.timing
+    if (mode !== 'the preload') return
+    const [first] = server.listeners('connection')
+    acceptedListener ??= first
+    server.removeListener('connection', first)
+    server.prependListener('connection', timing ? timed(acceptedListener) : acceptedListener)
+  })
+  // No agent: with createConnection, http uses it for each request, with Connection: close.
+  const backend = { host: '127.0.0.1', port: backendPort, headers: { connection: 'close' }, createConnection: connectToBackend }
   const server = http.createServer((request, response) => {
-    const outgoing = http.get({ host: '127.0.0.1', port: backendPort, agent: false, headers: { connection: 'close' } }, (answer) => {
+    const outgoing = http.get(backend, (answer) => {
       held ??= { accepted: readKeepalive(request.socket), outgoing: readKeepalive(answer.socket) }
       answer.resume()
       answer.on('end', () => response.end('ok'))
     })
-    if (floorWrites)
-      outgoing.once('socket', (socket) =>
-        socket.prependOnceListener(
-          'connect',
-          timed(() => floorWrites(socket)),
-        ),
-      )
-    if (mode === 'the preload') outgoing.once('socket', (socket) => timeFirst(socket, 'connect', true)) // the preload's, put first
+    if (timing && mode !== 'plain') outgoing.once('socket', (socket) => timeFirst(socket, 'connect', true)) // the floor's, or the preload's: put first
   })
   server.listen(0, '127.0.0.1', () => {
-    if (floorWrites) floorWrites(server) // the listening socket: accepted sockets inherit it
+    if (floorWriter) floorWriter.call(server) // the listening socket: accepted sockets inherit it
     process.send({ port: server.address().port })
   })
-  if (mode === 'the preload') timeFirst(server, 'connection') // the preload's, put first by listen()
 }
 
-/** CPU µs per request of `child` over REQUESTS requests. */
-async function run(child, port) {
+/** CPU µs per request of `child` over REQUESTS requests, and (when `timing`) its keepalive listeners' µs per request. */
+async function run(child, port, timing) {
+  child.send({ timing })
   const { cpuMicros, listenerMicros, held } = await clockedRun(child, port, REQUESTS, CONCURRENCY)
   return { cpu: cpuMicros / REQUESTS, listener: listenerMicros / REQUESTS, held }
 }
@@ -95,8 +117,8 @@ async function startServers(backendPort) {
         env: { ...process.env, TCP_KEEPALIVE: preload ? SETTINGS : '' },
       })
       const [{ port }] = await once(child, 'message')
-      const { held } = await run(child, port)
-      for (let i = 0; i < WARM_UP_RUNS; i++) await run(child, port)
+      const { held } = await run(child, port, false)
+      for (let i = 0; i < WARM_UP_RUNS; i++) await run(child, port, i === 0)
       servers.push({ m, child, port, held, cpu: [], listener: [] })
     }
   }
@@ -110,11 +132,12 @@ export async function report() {
   const back = fork(here, ['--backend'])
   const [{ port: backendPort }] = await once(back, 'message')
   const servers = await startServers(backendPort)
-  for (let round = 0; round < RUNS; round++) {
+  for (let round = 0; round < RUNS + TIMED_RUNS; round++) {
+    const timing = round >= RUNS
     for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
-      const { cpu, listener } = await run(server.child, server.port)
-      server.cpu.push(cpu)
-      server.listener.push(listener)
+      const { cpu, listener } = await run(server.child, server.port, timing)
+      if (timing) server.listener.push(listener)
+      else server.cpu.push(cpu)
     }
   }
   for (const { child } of [...servers, { child: back }]) child.send('exit')
@@ -125,7 +148,7 @@ export async function report() {
   const listener = byMode.map((list) => mean(list.map((server) => median(server.listener))))
   const percent = (value) => `${value < 0 ? '' : '+'}${(value * 100).toFixed(1)} %`
   console.log(
-    `The preload on an HTTP server calling a backend per request: ${PROCESSES} processes per server, ${REQUESTS} Connection: close requests x ${RUNS} alternating runs each, ${CONCURRENCY} at a time`,
+    `The preload on an HTTP server calling a backend per request: ${PROCESSES} processes per server, ${REQUESTS} Connection: close requests x ${RUNS} alternating runs each (and ${TIMED_RUNS} timed), ${CONCURRENCY} at a time`,
   )
   printTable([
     [
