@@ -162,6 +162,34 @@ export function holdsInherited(socket: net.Socket, settings: Readonly<Settings>,
   return fields.every((field) => (field === 'enable' ? held.enabled : held[field]) === settings[field])
 }
 
+/**
+ * A socket takes its listener's options when its handshake completes, not
+ * when it is accepted; Linux's accept queue can hold up to 4096 of them (the
+ * default cap on a listen backlog, net.core.somaxconn).
+ */
+const FULL_ACCEPT_QUEUE = 4096
+
+/**
+ * Whether the sockets a listening socket accepts hold what was just written
+ * on it, learned from those accepted after the write. The first of them may
+ * have been queued before it; the queue is FIFO, so they are read back until
+ * one holds them, and from then on every one does. After a full queue of
+ * sockets that did not, none is expected to.
+ */
+export class Inheritance {
+  /** true: every socket accepted from now on holds them; false: none is expected to; undefined: not known yet. */
+  known: boolean | undefined = undefined
+  private missed = 0
+
+  /** Whether this accepted socket holds them: `holds` reads it back, while that is not known. */
+  check(holds: () => boolean): boolean {
+    if (this.known !== undefined) return this.known
+    if (holds()) this.known = true
+    else if (++this.missed >= FULL_ACCEPT_QUEUE) this.known = false
+    return this.known === true
+  }
+}
+
 /** A process-wide rule could not configure a connection: the process's own connections are not its to break. */
 export function warnRuleNotApplied(error: Error): void {
   warnOnce(`tcp-keepalive: keepaliveProcess could not configure a connection, left as it was: ${error.message}`, 'TCP_KEEPALIVE_FAILED')

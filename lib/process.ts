@@ -15,7 +15,8 @@
 // On Linux, where accepted sockets inherit keepalive from their listener, the
 // static rules for a server's port are written once on its listening socket
 // (and what it held before is put back when they stop): a connection then
-// costs no system call, once the first one is read back and holds them.
+// costs no system call, once one accepted after the write is read back and
+// holds them.
 //
 // The hooks go on top of whatever the prototypes hold when the first rule is
 // added (an APM agent's wrappers keep running) and come off with the last
@@ -29,6 +30,7 @@ import {
   configureFd,
   configureFor,
   holdsInherited,
+  Inheritance,
   isUnixSocket,
   listenerFds,
   readKeepalive,
@@ -110,8 +112,8 @@ interface Listener {
   /** Shared by the sockets that inherited it (their process layer): never changed. */
   written: Readonly<Settings>
   original: Settings
-  /** Whether its accepted sockets hold `written`: read back on the first one (undefined until then). */
-  inherits: boolean | undefined
+  /** Whether its accepted sockets hold `written`: read back on those accepted after the write, until one does. */
+  inheritance: Inheritance
   /** `written` is all the static rules give its port (no field left to a keepaliveServer or missing on MPTCP). */
   exact: boolean
 }
@@ -273,7 +275,7 @@ function followRules(server: WatchedServer): void {
     if (applied.userTimeout === undefined) wanted.userTimeout = undefined // a Multipath TCP listener lacks it
     watched.listener = isEmpty(wanted)
       ? null
-      : { server, fds, written: Object.freeze(wanted), original, inherits: undefined, exact: sameSettings(fromRules, wanted) }
+      : { server, fds, written: Object.freeze(wanted), original, inheritance: new Inheritance(), exact: sameSettings(fromRules, wanted) }
   } catch (error) {
     watched.listener = null
     warnOnce(`tcp-keepalive: keepaliveProcess could not configure a listening socket: ${(error as Error).message}`, 'TCP_KEEPALIVE_FAILED')
@@ -415,9 +417,9 @@ function onAccepted(socket: SeenSocket, localPort: Port, listener: Listener | nu
   if (!anyAccepted || socket[SEEN] !== undefined) return
   if (Object.isExtensible(socket)) socket[SEEN] = true // (one that takes no property may be decided twice: the same writes)
   if (isUnixSocket(socket)) return
-  // The preload's common case: static rules only, all written on the listening socket, which its first
-  // socket was read back to inherit. Recorded as they are: no decision, no copy, no system call.
-  if (listener?.exact && listener.inherits && !anyAcceptedFunction && adoptFresh(socket, PROCESS, listener.written)) return
+  // The preload's common case: static rules only, all written on the listening socket, which a socket
+  // accepted after the write was read back to inherit. Recorded as they are: no decision, no copy, no system call.
+  if (listener?.exact && listener.inheritance.known && !anyAcceptedFunction && adoptFresh(socket, PROCESS, listener.written)) return
   const matching = rules.filter((rule) => matches(rule, 'accepted', localPort))
   if (matching.length === 0) return
   const settings = decide(matching, socket, () => infoOf(socket, 'accepted', undefined, undefined))
@@ -425,11 +427,10 @@ function onAccepted(socket: SeenSocket, localPort: Port, listener: Listener | nu
   let inherited: Settings | undefined
   if (listener !== null) {
     try {
-      listener.inherits ??= inheritsFrom(socket, listener)
+      if (listener.inheritance.check(() => inheritsFrom(socket, listener))) inherited = listener.written
     } catch {
-      listener.inherits = false // unreadable: configure each connection
+      listener.inheritance.known = false // unreadable: configure each connection
     }
-    if (listener.inherits) inherited = listener.written
   }
   // The common case under the preload: the socket holds exactly what its listener was given, and nothing else
   // configured it yet. Recorded as it is, with no copy and no system call.

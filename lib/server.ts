@@ -8,6 +8,7 @@ import {
   configureFor,
   listenerFds,
   holdsInherited,
+  Inheritance,
   passesThrough,
   settledSettings,
   warnUnixSocket,
@@ -84,16 +85,16 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
   // What accepted sockets get from the listener: the fixed settings, less a user timeout a Multipath TCP listener lacks.
   let settings: Readonly<Settings> = fixed
   const nodeRewritesEach = () => (server as { keepAlive?: boolean }).keepAlive === true
-  // Whether accepted sockets get the settings from the listening socket:
-  // false until the listener is configured, then verified once on the first
-  // accepted socket (undefined until then). A cluster worker's server has no
-  // listening fd of its own (nor a listener the lookup by address does not
-  // find, for Bun's http.Server or Deno): each connection is configured instead.
-  let inherits: boolean | undefined = false
+  // Whether accepted sockets get the settings from the listening socket: null
+  // until the listener is configured, then verified on the sockets accepted
+  // after it. A cluster worker's server has no listening fd of its own (nor a
+  // listener the lookup by address does not find, for Bun's http.Server or
+  // Deno): each connection is configured instead.
+  let inheritance: Inheritance | null = null
   // Listening on a Unix socket: its connections pass untouched.
   let unix = false
   const configureListener = () => {
-    inherits = false
+    inheritance = null
     unix = typeof server.address() === 'string'
     if (unix) return warnUnixSocket('keepaliveServer')
     const fds = acceptedSocketsInherit ? listenerFds(server) : [] // Bun's http.Server and Deno's servers: found by address
@@ -101,7 +102,7 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
     try {
       for (const fd of fds) settings = Object.freeze(configureFd(fd, fixed)) // shared by the sockets that inherit it
       if (Object.isExtensible(server)) (server as { [LISTENER]?: Settings })[LISTENER] = settings
-      inherits = undefined
+      inheritance = new Inheritance()
     } catch (error) {
       server.emit('error', error)
     }
@@ -112,9 +113,9 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
     if (unix) return
     let error: Error | null
     try {
-      const verified = inherits === undefined && !nodeRewritesEach() ? inherited(socket, settings) : inherits
-      if (inherits === undefined) inherits = verified
-      error = verified && !nodeRewritesEach() ? adoptInherited(socket, settings) : configureFor(socket, INTEGRATION, fixed)
+      // (An http.Server with keepAlive: true makes Node rewrite each socket's keepalive after this listener.)
+      const verified = inheritance !== null && !nodeRewritesEach() && inheritance.check(() => inherited(socket, settings) === true)
+      error = verified ? adoptInherited(socket, settings) : configureFor(socket, INTEGRATION, fixed)
     } catch (readError) {
       error = readError as Error
     }

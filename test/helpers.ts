@@ -80,6 +80,16 @@ export function fdOf(owner: unknown): number {
   return fd
 }
 
+/**
+ * `count` connections to `port` whose handshakes complete while this process
+ * is busy (a client process run to its end): they wait in the accept queue,
+ * holding what the listening socket held then.
+ */
+export function queueConnections(port: number, count: number): void {
+  const client = `let left = ${count}; for (let i = 0; i < ${count}; i++) require('node:net').connect(${port}, '127.0.0.1', () => --left || process.exit())`
+  execFileSync(process.execPath, ['-e', client])
+}
+
 /** A new temporary directory, removed with everything else in `closeAll`. */
 export function tempDir(prefix: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), `tcp-keepalive-${prefix}-`))

@@ -16,7 +16,7 @@ import 'tcp-keepalive/vitest'
 import { configureKeepalive, keepaliveAgent, keepaliveConnector, keepaliveServer, readKeepalive, readTcpInfo } from '../lib/index.js'
 import { type Binding, bindingPath } from '../lib/native.js'
 import nodeGypBuild from 'node-gyp-build'
-import { canRun, fdOf, closeAll, hasCommand, listen, tcpPair, tempDir, tlsOptions } from './helpers.js'
+import { canRun, fdOf, closeAll, hasCommand, listen, queueConnections, tcpPair, tempDir, tlsOptions } from './helpers.js'
 
 afterEach(closeAll)
 
@@ -154,6 +154,22 @@ os.execv(sys.argv[1], sys.argv[1:])`
     for (let i = 0; i < 3; i++) expect(await acceptOne(server, false)).toHaveKeepalive({ enabled: true, idle: 11_000, count: 4 })
     expect(apply).not.toHaveBeenCalled()
     apply.mockRestore()
+  })
+
+  it('on a server with connections queued: those are configured, and once a later one inherits, no write per connection', async () => {
+    const binding = nodeGypBuild(root) as Binding
+    const server = await listen(net.createServer({ allowHalfOpen: true })) // the queued ones' clients are gone when they are accepted
+    const queued: net.Socket[] = []
+    server.on('connection', (socket: net.Socket) => queued.length < 3 && queued.push(socket))
+    queueConnections(server.port, 3)
+    keepaliveServer(server, settings) // written on the listening socket now: the 3 queued hold what it held before
+    while (queued.length < 3) await once(server, 'connection')
+    for (const socket of queued) expect(socket).toHaveKeepalive(expected)
+    const apply = vi.spyOn(binding, 'apply')
+    for (let i = 0; i < 3; i++) expect(await acceptOne(server, false)).toHaveKeepalive(expected)
+    expect(apply).not.toHaveBeenCalled()
+    apply.mockRestore()
+    for (const socket of queued) socket.destroy()
   })
 
   it('options are settled at setup: changing the object afterwards changes nothing', async () => {

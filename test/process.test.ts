@@ -20,7 +20,7 @@ import {
   type PlanRequest,
   readKeepalive,
 } from '../lib/index.js'
-import { clientSideOf, closeAll, listen, tempDir, tlsOptions } from './helpers.js'
+import { clientSideOf, closeAll, listen, queueConnections, tempDir, tlsOptions } from './helpers.js'
 
 const settings = { idle: 31_000, interval: 4_000, count: 5, userTimeout: 41_000 }
 const expected = { enabled: true, ...settings }
@@ -152,6 +152,23 @@ describe('keepaliveProcess: accepted connections, rules and scope', () => {
       expect(readKeepalive(socket).enabled).toBe(false)
       client.destroy()
     }
+  })
+
+  it('connections queued when a rule changes keep none of the old settings; later ones inherit the new', async () => {
+    processWide(settings, { accepted: true, outgoing: false })
+    const server = await listen(net.createServer({ allowHalfOpen: true }))
+    const queued: net.Socket[] = []
+    server.on('connection', (socket: net.Socket) => queued.length < 3 && queued.push(socket))
+    queueConnections(server.port, 3) // they inherit the first rule's settings at their handshake
+    processWide({ idle: 32_000 }, { accepted: true, outgoing: false })
+    while (queued.length < 3) await once(server, 'connection')
+    const changed = { ...expected, idle: 32_000 }
+    for (const socket of queued) expect(readKeepalive(socket)).toEqual(changed)
+    const accepted = nextAccepted(server)
+    const client = net.connect(server.port, '127.0.0.1')
+    expect((await accepted).seen).toEqual(changed)
+    client.destroy()
+    for (const socket of queued) socket.destroy()
   })
 
   it('ports: only connections to (or accepted on) those ports', async () => {
