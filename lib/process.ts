@@ -11,7 +11,8 @@
 // listening (a wrapper on net.Server.prototype.listen), so the settings are in
 // place before the server's own listeners run. Servers already listening when
 // the rule is added are reached through the 'net.server.socket' diagnostics
-// channel, which Node publishes just after the 'connection' event.
+// channel, which Node publishes just after the 'connection' event, and are
+// watched from their first connection on.
 // On Linux, where accepted sockets inherit keepalive from their listener, the
 // static rules for a server's port are written once on its listening socket
 // (and what it held before is put back when they stop): a connection then
@@ -207,14 +208,18 @@ const httpListenHook = (() => {
 })()
 
 function watchListen(self: unknown, inner: (...args: unknown[]) => unknown, args: unknown[]): unknown {
-  const server = self as WatchedServer
+  watch(self as WatchedServer)
+  return inner.apply(self, args)
+}
+
+/** From a server's listen(), or its first connection when it was listening before: its connections are ours first. */
+function watch(server: WatchedServer): void {
   if (server[WATCHED] === undefined) {
     server.prependListener('connection', onConnection)
     server.prependListener('listening', onListening)
     server.on('close', onClose)
   }
   server[WATCHED] = { port: undefined, listener: null } // (again) listening: the port may be another
-  return inner.apply(server, args)
 }
 
 function onListening(this: WatchedServer): void {
@@ -340,12 +345,21 @@ function onConnection(this: WatchedServer, socket: net.Socket): void {
 /**
  * Every accepted connection is published here just after 'connection': those
  * of servers listening before any rule, and those whose server lost our
- * 'connection' listener (removeAllListeners('connection')).
+ * 'connection' listener (removeAllListeners('connection')). A server
+ * listening before any rule is watched from its first connection on, as if
+ * the hooks had seen it listen: its listening socket gets the rules, and its
+ * later connections inherit them.
  */
 function onPublished(message: unknown): void {
   const { socket } = message as { socket: SeenSocket }
   // A 'connection' listener may have closed it already: nothing to configure.
-  if (socket[SEEN] === undefined && !socket.destroyed) onAccepted(socket, () => socket.localPort)
+  if (socket[SEEN] !== undefined || socket.destroyed) return
+  const server = (socket as { server?: unknown }).server
+  if (server instanceof net.Server && (server as WatchedServer)[WATCHED] === undefined && server.listening) {
+    watch(server)
+    onListening.call(server)
+  }
+  onAccepted(socket, () => socket.localPort) // accepted before its listening socket got the rules: configured itself
 }
 
 /** Where a connect() call goes: a TCP host and port, or a Unix socket path. */

@@ -154,6 +154,29 @@ describe('keepaliveProcess: accepted connections, rules and scope', () => {
     }
   })
 
+  it('a server listening before the rule gets it on its listening socket at its first connection; those queued before are configured', async () => {
+    const server = await listen(net.createServer({ allowHalfOpen: true })) // the queued ones' clients are gone when they are accepted
+    const fd = (server as unknown as { _handle: { fd: number } })._handle.fd
+    const before = readKeepalive(fd)
+    const queued: net.Socket[] = []
+    server.on('connection', (socket: net.Socket) => queued.length < 3 && queued.push(socket))
+    queueConnections(server.port, 3)
+    const rule = processWide(settings, { accepted: true, outgoing: false })
+    while (queued.length < 3) await once(server, 'connection')
+    await new Promise((resolve) => setImmediate(resolve)) // the channel publishes just after 'connection'
+    expect(readKeepalive(fd)).toEqual(expected)
+    for (const socket of queued) expect(readKeepalive(socket)).toEqual(expected)
+    for (let i = 0; i < 2; i++) {
+      const accepted = nextAccepted(server)
+      const client = net.connect(server.port, '127.0.0.1')
+      expect((await accepted).seen).toEqual(expected) // watched now: before the server's own listeners
+      client.destroy()
+    }
+    rule.stop()
+    expect(readKeepalive(fd)).toEqual(before)
+    for (const socket of queued) socket.destroy()
+  })
+
   it('connections queued when a rule changes keep none of the old settings; later ones inherit the new', async () => {
     processWide(settings, { accepted: true, outgoing: false })
     const server = await listen(net.createServer({ allowHalfOpen: true }))

@@ -94,6 +94,45 @@ describe.skipIf(!canRun('strace, to count system calls', hasCommand('strace')))(
     expect(few.calls).toBe(2 + 5 + 2 + 4 + 5 + 5)
     expect(JSON.parse(many.last)).toEqual({ enabled: true, idle: 30_000, interval: 5_000, count: 3, userTimeout: 0 })
   })
+
+  it('a server listening before the rule, with connections queued meanwhile: once one inherits, the rest cost nothing', async () => {
+    const run = (connections: number) =>
+      traced(
+        `const net = require('node:net')
+        const { execFileSync } = require('node:child_process')
+        const { keepaliveProcess, readKeepalive } = require(${JSON.stringify(root)})
+        const queued = []
+        let accepted = 0
+        // Half-open allowed: the queued connections' clients are gone by the time they are accepted.
+        const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+          // The driver connects once the queued ones are in: its connections all come after the listener's write.
+          if (++accepted <= 3) return queued.push(socket) === 3 && console.log(server.address().port)
+          // Closed after the channel has published it: a server not watched gets each one configured there.
+          if (accepted < 3 + ${connections}) return setImmediate(() => socket.destroy())
+          console.log(JSON.stringify([...queued, socket].map((each) => readKeepalive(each))))
+          for (const each of queued) each.destroy()
+          socket.destroy(); server.close()
+        }).listen(0, '127.0.0.1', () => {
+          const port = server.address().port
+          // 3 handshakes complete while this process is busy: queued, holding what the listener held before the rule.
+          execFileSync(process.execPath, ['-e', \`let left = 3; for (let i = 0; i < 3; i++) require('node:net').connect(\${port}, '127.0.0.1', () => --left || process.exit())\`])
+          keepaliveProcess({ idle: 30000, interval: 5000, count: 3 }, { accepted: true, outgoing: false })
+        })`,
+        {},
+        async (port) => {
+          for (let i = 0; i < connections; i++) {
+            const client = net.connect(Number(port), '127.0.0.1')
+            client.on('error', () => {})
+            await new Promise((resolve) => client.once('close', resolve))
+          }
+        },
+      )
+    const [few, many] = [await run(10), await run(200)]
+    console.log(`keepalive-related calls, a server listening before the rule: 10 connections ${few.calls}, 200 connections ${many.calls}`)
+    expect(many.calls).toBe(few.calls)
+    const rules = { enabled: true, idle: 30_000, interval: 5_000, count: 3, userTimeout: 0 }
+    expect(JSON.parse(many.last)).toEqual([rules, rules, rules, rules]) // the 3 queued ones configured, the last one inherited
+  })
 })
 
 describe('a listening socket configured by the rules', () => {
@@ -108,7 +147,7 @@ describe('a listening socket configured by the rules', () => {
     const server = await listen(net.createServer())
     const before = readKeepalive(fdOf(server))
     rules.push(keepaliveProcess({ idle: 40_000, count: 4 }, { accepted: true, outgoing: false }))
-    // A server listening before any rule was never seen listening: its connections are configured one by one.
+    // A server listening before any rule was never seen listening: it is watched from its first connection on.
     expect(readKeepalive(fdOf(server))).toEqual(before)
     const watched = await listen(net.createServer())
     const held = readKeepalive(fdOf(watched))
