@@ -38,6 +38,15 @@ async function traced(script: string, env: NodeJS.ProcessEnv, drive: (firstLine:
   return { calls: calls.length, last: output.trim().split('\n').pop()! }
 }
 
+/** `connections` connections to `port`, one after another, each until the server closes it. */
+async function connectInTurn(port: number, connections: number): Promise<void> {
+  for (let i = 0; i < connections; i++) {
+    const client = net.connect(port, '127.0.0.1')
+    client.on('error', () => {})
+    await new Promise((resolve) => client.once('close', resolve))
+  }
+}
+
 describe.skipIf(!canRun('strace, to count system calls', hasCommand('strace')))('system calls', () => {
   it('a setKeepAlive repeated with the same arguments (http.Agent on each reuse) writes nothing after the first', async () => {
     const run = (calls: number) =>
@@ -77,13 +86,7 @@ describe.skipIf(!canRun('strace, to count system calls', hasCommand('strace')))(
           socket.destroy(); server.close()
         }).listen(0, '127.0.0.1', () => console.log(server.address().port))`,
         { NODE_OPTIONS: '--require tcp-keepalive/register', TCP_KEEPALIVE: 'idle=30s interval=5s count=3' },
-        async (port) => {
-          for (let i = 0; i < connections; i++) {
-            const client = net.connect(Number(port), '127.0.0.1')
-            client.on('error', () => {})
-            await new Promise((resolve) => client.once('close', resolve))
-          }
-        },
+        (port) => connectInTurn(Number(port), connections),
       )
     const [few, many] = [await run(10), await run(200)]
     console.log(`keepalive-related calls under the preload: 10 connections ${few.calls}, 200 connections ${many.calls}`)
@@ -119,13 +122,7 @@ describe.skipIf(!canRun('strace, to count system calls', hasCommand('strace')))(
           keepaliveProcess({ idle: 30000, interval: 5000, count: 3 }, { accepted: true, outgoing: false })
         })`,
         {},
-        async (port) => {
-          for (let i = 0; i < connections; i++) {
-            const client = net.connect(Number(port), '127.0.0.1')
-            client.on('error', () => {})
-            await new Promise((resolve) => client.once('close', resolve))
-          }
-        },
+        (port) => connectInTurn(Number(port), connections),
       )
     const [few, many] = [await run(10), await run(200)]
     console.log(`keepalive-related calls, a server listening before the rule: 10 connections ${few.calls}, 200 connections ${many.calls}`)
