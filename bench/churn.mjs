@@ -14,7 +14,7 @@ import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import http from 'node:http'
 import { fileURLToPath } from 'node:url'
-import { clockedRun, median, printTable, serverClock } from './shared.mjs'
+import { clockedRun, median, printTable, serverClock, STEADY_STATE } from './shared.mjs'
 
 const FLOOR_MODE = 'floor: 4 writes in C per connection'
 const MODES = ['plain', 'static options', 'function', FLOOR_MODE, 'keepaliveProcess (as the preload)']
@@ -61,7 +61,7 @@ export async function report() {
     const [{ port }] = await once(child, 'message')
     servers.push({ mode, child, port, results: [] })
   }
-  for (const server of servers) await run(server.child, server.port) // warm-up
+  for (let i = 0; i < Math.ceil(STEADY_STATE / REQUESTS); i++) for (const server of servers) await run(server.child, server.port) // warm-up
   for (let round = 0; round < RUNS; round++) {
     for (const server of servers) server.results.push(await run(server.child, server.port))
   }

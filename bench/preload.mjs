@@ -11,11 +11,11 @@
 // connection through http's createConnection option, so the servers differ
 // only in what keepalive adds.
 // Each server runs as 4 processes (two processes of the same plain server
-// differ by up to 5 % in CPU, by their own layout), warmed up (a server under
-// the preload reaches its steady state later: its hooks make V8 optimize
-// Node's connect path anew), then all run in turn, alternating; each one's
-// CPU per request comes from process.cpuUsage() in its own process. A mode's
-// figure is the mean of its processes' medians. That is still good to a few
+// differ by up to 5 % in CPU, by their own layout), warmed up to a steady
+// state (STEADY_STATE requests: a server under the preload reaches it later,
+// its hooks make V8 optimize Node's connect path anew), then all run in
+// turn, alternating; each one's CPU per request comes from process.cpuUsage()
+// in its own process. A mode's figure is the mean of its processes' medians. That is still good to a few
 // per cent here, so in separate timed runs each server also times, in
 // process, the listeners that do the keepalive work (ours: the 'connection'
 // listener the preload puts first on the server and the 'connect' listener
@@ -28,15 +28,15 @@ import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import http from 'node:http'
 import { fileURLToPath } from 'node:url'
-import { clockedRun, median, printTable, serverClock } from './shared.mjs'
+import { clockedRun, median, printTable, serverClock, STEADY_STATE } from './shared.mjs'
 
 const MODES = ['plain', 'floor: the same writes in C (listener once, 4 per outgoing socket)', 'the preload']
 const PROCESSES = 4
 const RUNS = 7 // untimed: the CPU per request
 const TIMED_RUNS = 3 // the keepalive listeners timed
-const WARM_UP_RUNS = 3
 const REQUESTS = 1500
 const CONCURRENCY = 8
+const WARM_UP_RUNS = Math.ceil(STEADY_STATE / REQUESTS)
 const SETTINGS = process.env.BENCH_PRELOAD_SETTINGS ?? 'idle=30s interval=5s count=3'
 const here = fileURLToPath(import.meta.url)
 const register = fileURLToPath(new URL('../dist/register.js', import.meta.url))

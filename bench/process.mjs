@@ -18,9 +18,9 @@
 import net from 'node:net'
 import { keepaliveProcess } from '../dist/index.mjs'
 import { loadFloor } from './floor/index.mjs'
-import { listening, printTable } from './shared.mjs'
+import { listening, printTable, STEADY_STATE } from './shared.mjs'
 
-const CONNECTIONS = 4_000 // per mode, after as many again to warm up
+const CONNECTIONS = 4_000 // per mode, after STEADY_STATE to warm up
 const OPTIONS = { idle: 30_000, interval: 5_000, count: 3 }
 
 /** Mean of the middle 90 %. */
@@ -83,11 +83,11 @@ export async function report() {
   async function phase(scope, modes) {
     const rule = keepaliveProcess(OPTIONS, scope)
     const samples = modes.map(() => [])
-    for (let i = 0; i < 2 * CONNECTIONS; i++) {
+    for (let i = 0; i < STEADY_STATE + CONNECTIONS; i++) {
       const order = i % 2 === 0 ? modes.keys() : [...modes.keys()].reverse()
       for (const m of order) {
         const ns = await timeOne(modes[m])
-        if (i >= CONNECTIONS) samples[m].push(ns)
+        if (i >= STEADY_STATE) samples[m].push(ns)
       }
     }
     rule.stop()
