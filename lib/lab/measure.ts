@@ -1,4 +1,4 @@
-// Small helpers the scenarios in their own files share: a lab that is always
+// Small helpers every scenario shares: a lab that is always
 // closed, connection labels, and the grace given on top of a bound.
 import type { KeepaliveOptions } from '../index.js'
 import type { Lab, Peer } from './lab.js'

@@ -6,6 +6,7 @@ import { deadPeerDetectionMs } from '../detection.js'
 import type { KeepaliveOptions } from '../index.js'
 import { hungPeerDataScenario, hungPeerIdleScenario } from './hung-peer.js'
 import { Lab, type Peer } from './lab.js'
+import { SLACK_MS, settingsLabel, withLab } from './measure.js'
 import { nginxScenario } from './nginx.js'
 import { lossyLinkScenario } from './lossy-link.js'
 import { type Connection, serverSideName } from './peer.js'
@@ -40,26 +41,10 @@ export interface Scenario {
 
 const PORT = 8001
 const QUERY_PORT = 8002
-/** Grace on top of a bound: timers, scheduling, and the child processes' reporting. */
-const SLACK_MS = 1000
 
 function detection(options: KeepaliveOptions): number {
   const { idle = 0, interval = 0, count = 0, userTimeout = 0 } = options
   return deadPeerDetectionMs({ enabled: true, idle, interval, count, userTimeout })!
-}
-
-function describe(options: KeepaliveOptions | undefined): string {
-  if (!options) return 'no keepalive'
-  const parts = Object.entries(options).map(([key, value]) => (key === 'count' ? `count ${value}` : `${key} ${Number(value) / 1000} s`))
-  return parts.join(', ')
-}
-
-async function withLab<T>(lab: Lab, body: (lab: Lab) => Promise<T>): Promise<T> {
-  try {
-    return await body(lab)
-  } finally {
-    lab.close()
-  }
 }
 
 function connectedAt(peer: Peer, name: string): number {
@@ -124,7 +109,7 @@ export function middleboxScenario(forgetAfterSeconds = 3): Scenario {
           const measuredMs = data && start ? data.at - start.at : null
           const boundMs = options ? lateMs + SLACK_MS : null
           return {
-            label: `${name} (${describe(options)})`,
+            label: `${name} (${settingsLabel(options)})`,
             expected: options ? `arrives after ${lateMs / 1000} s` : 'never arrives: the middlebox forgot the flow',
             outcome: data ? 'received' : 'nothing arrived',
             measuredMs,
@@ -148,7 +133,7 @@ export function deadPeerScenario(): Scenario {
     { idle: 2000, interval: 1000, count: 3 },
   ]
   const connections: Connection[] = [
-    ...settings.map((keepalive) => ({ name: describe(keepalive), port: PORT, keepalive, watchProbes: true })),
+    ...settings.map((keepalive) => ({ name: settingsLabel(keepalive), port: PORT, keepalive, watchProbes: true })),
     { name: 'kernel defaults (keepalive on)', port: PORT, keepalive: { enable: true } },
   ]
   const windowMs = Math.max(...settings.map(detection)) + SLACK_MS
@@ -162,7 +147,7 @@ export function deadPeerScenario(): Scenario {
         lab.cutLink('server')
         const started = Date.now()
         await Promise.race([
-          Promise.all(settings.map((keepalive) => client.next((e) => e.event === 'error' && e.name === describe(keepalive), windowMs))),
+          Promise.all(settings.map((keepalive) => client.next((e) => e.event === 'error' && e.name === settingsLabel(keepalive), windowMs))),
           sleep(windowMs),
         ]).catch(() => {})
         await sleep(Math.max(0, started + windowMs - Date.now())) // the control is judged at the end of the window
@@ -215,7 +200,7 @@ function probeTimeline(client: Peer, name: string): Array<{ atMs: number; what: 
  */
 export function peerRebootedScenario(): Scenario {
   const keepalive: KeepaliveOptions = { idle: 2000, interval: 1000, count: 10 }
-  const name = describe(keepalive)
+  const name = settingsLabel(keepalive)
   const boundMs = detection(keepalive)
   return {
     id: 'peer-rebooted',
@@ -251,8 +236,8 @@ export function dataInFlightScenario(userTimeoutMs = 3000): Scenario {
   const keepalive: KeepaliveOptions = { idle: 1000, interval: 1000, count: 2 }
   const withTimeout: KeepaliveOptions = { ...keepalive, userTimeout: userTimeoutMs }
   const connections: Connection[] = [
-    { name: describe(withTimeout), port: PORT, keepalive: withTimeout },
-    { name: describe(keepalive), port: PORT, keepalive },
+    { name: settingsLabel(withTimeout), port: PORT, keepalive: withTimeout },
+    { name: settingsLabel(keepalive), port: PORT, keepalive },
   ]
   const windowMs = userTimeoutMs + SLACK_MS
   return {
@@ -317,7 +302,7 @@ export function serverSideScenario(): Scenario {
         const open = closed?.event === 'close' ? closed.open : null
         return [
           {
-            label: `accepted connection (${describe(keepalive)})`,
+            label: `accepted connection (${settingsLabel(keepalive)})`,
             expected: `ETIMEDOUT after ${detection(keepalive) / 1000} s, connection freed`,
             outcome: error ? `${error.code}, ${open === 0 ? 'freed' : `${open} still open`}` : 'still open',
             measuredMs,
