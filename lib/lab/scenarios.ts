@@ -147,7 +147,9 @@ export function deadPeerScenario(): Scenario {
         lab.cutLink('server')
         const started = Date.now()
         await Promise.race([
-          Promise.all(settings.map((keepalive) => client.next((e) => e.event === 'error' && e.name === settingsLabel(keepalive), windowMs))),
+          Promise.all(
+            settings.map((keepalive) => client.next((e) => e.event === 'error' && e.name === settingsLabel(keepalive), windowMs)),
+          ),
           sleep(windowMs),
         ]).catch(() => {})
         await sleep(Math.max(0, started + windowMs - Date.now())) // the control is judged at the end of the window
