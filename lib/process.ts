@@ -336,10 +336,13 @@ function rulesChanged(): void {
 }
 
 function onConnection(this: WatchedServer, socket: net.Socket): void {
-  const watched = this[WATCHED]
-  // The server's port, known since 'listening' (socket.localPort is a system call per connection).
-  const port = watched?.port
-  onAccepted(socket, port !== undefined ? port : () => socket.localPort, watched?.listener ?? null)
+  onAccepted(socket, localPortOf(this, socket), this[WATCHED]?.listener ?? null)
+}
+
+/** An accepted socket's local port: its watched server's, known since 'listening' (socket.localPort is a system call per connection). */
+function localPortOf(server: WatchedServer | undefined, socket: net.Socket): Port {
+  const port = server?.[WATCHED]?.port
+  return port !== undefined ? port : () => socket.localPort
 }
 
 /**
@@ -354,12 +357,13 @@ function onPublished(message: unknown): void {
   const { socket } = message as { socket: SeenSocket }
   // A 'connection' listener may have closed it already: nothing to configure.
   if (socket[SEEN] !== undefined || socket.destroyed) return
-  const server = (socket as { server?: unknown }).server
-  if (server instanceof net.Server && (server as WatchedServer)[WATCHED] === undefined && server.listening) {
+  const found = (socket as { server?: unknown }).server
+  const server = found instanceof net.Server ? (found as WatchedServer) : undefined
+  if (server !== undefined && server[WATCHED] === undefined && server.listening) {
     watch(server)
     onListening.call(server)
   }
-  onAccepted(socket, () => socket.localPort) // accepted before its listening socket got the rules: configured itself
+  onAccepted(socket, localPortOf(server, socket)) // accepted before its listening socket got the rules: configured itself
 }
 
 /** Where a connect() call goes: a TCP host and port, or a Unix socket path. */

@@ -188,7 +188,7 @@ function onConnect(this: net.Socket): void {
   // Everything configured, also when setKeepAlive(false) came while connecting (then with keepalive
   // off): a later setKeepAlive(true) then needs only what Node's write changes put back.
   let settings = effective(state)
-  if (state.offAtConnect) settings = { ...settings, enable: false }
+  if (state.offAtConnect) settings = merged(settings, DISABLE)
   if (!isEmpty(settings)) write(this, settings, state)
 }
 
