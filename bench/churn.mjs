@@ -32,13 +32,8 @@ async function serve(mode) {
   if (mode === 'static options') keepaliveServer(server, OPTIONS)
   if (mode === 'function') keepaliveServer(server, () => OPTIONS)
   if (mode === FLOOR_MODE) {
-    const { loadFloor } = await import('./floor/index.mjs')
-    const floor = loadFloor()
-    const fds = new Int32Array(1)
-    server.prependListener('connection', (socket) => {
-      fds[0] = socket._handle.fd
-      floor.writeEachOnce(fds)
-    })
+    const { loadFloor, writesOn } = await import('./floor/index.mjs')
+    server.prependListener('connection', writesOn(loadFloor()))
   }
   const { timeFirst } = serverClock({ beforeExit: (done) => server.close(done) })
   if (mode !== 'plain' && mode !== PROCESS_MODE) timeFirst(server, 'connection') // keepaliveServer prepends its listener (the floor too)

@@ -55,15 +55,13 @@ async function serve(mode, backendPort) {
   // Every server opens its backend connection through createConnection, so they differ only in what
   // each mode adds to it: nothing (plain, the preload: its hook is on connect), or the floor's listener.
   let connectToBackend = (options) => net.createConnection(options)
-  let floorWriter = null
+  let floorWrite = null
   if (mode === MODES[1]) {
-    const { loadFloor } = await import('./floor/index.mjs')
-    const floor = loadFloor()
-    const fds = new Int32Array(1)
-    floorWriter = function () {
+    const { loadFloor, writesOn } = await import('./floor/index.mjs')
+    floorWrite = writesOn(loadFloor())
+    const floorWriter = function () {
       this.removeListener('connect', floorWriter)
-      fds[0] = this._handle.fd
-      floor.writeEachOnce(fds)
+      floorWrite(this)
     }
     connectToBackend = (options) => net.createConnection(options).prependListener('connect', floorWriter)
   }
@@ -94,7 +92,7 @@ async function serve(mode, backendPort) {
     if (timing && mode !== 'plain') outgoing.once('socket', (socket) => timeFirst(socket, 'connect', true)) // the floor's, or the preload's: put first
   })
   server.listen(0, '127.0.0.1', () => {
-    if (floorWriter) floorWriter.call(server) // the listening socket: accepted sockets inherit it
+    if (floorWrite) floorWrite(server) // the listening socket: accepted sockets inherit it
     process.send({ port: server.address().port })
   })
 }

@@ -17,7 +17,7 @@
 // A 5 % trimmed mean per mode; the added cost against no rule, and against each floor's.
 import net from 'node:net'
 import { keepaliveProcess } from '../dist/index.mjs'
-import { loadFloor } from './floor/index.mjs'
+import { loadFloor, writesOn } from './floor/index.mjs'
 import { listening, printTable, STEADY_STATE } from './shared.mjs'
 
 const CONNECTIONS = 4_000 // per mode, after STEADY_STATE to warm up
@@ -32,16 +32,13 @@ function trimmedMean(values) {
 }
 
 export async function report() {
-  const floor = loadFloor()
-  const fds = new Int32Array(1)
+  const write = writesOn(loadFloor())
   function floorWrites() {
-    fds[0] = this._handle.fd
-    floor.writeEachOnce(fds)
+    write(this)
   }
   function floorWriter() {
     this.removeListener('connect', floorWriter)
-    fds[0] = this._handle.fd
-    floor.writeEachOnce(fds)
+    write(this)
   }
   const servers = await Promise.all([0, 1].map(() => listening(net.createServer((socket) => socket.destroy()))))
   const [otherPort, rulePort] = servers.map((server) => server.address().port)

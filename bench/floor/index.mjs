@@ -8,6 +8,15 @@ import { fileURLToPath } from 'node:url'
 const dir = fileURLToPath(new URL('.', import.meta.url))
 const built = `${dir}build/Release/floor.node`
 
+/** The floor's 4 writes on one socket or listening server, as one call: `writesOn(floor)(socket)`. */
+export function writesOn(floor) {
+  const fds = new Int32Array(1)
+  return (owner) => {
+    fds[0] = owner._handle.fd
+    floor.writeEachOnce(fds)
+  }
+}
+
 export function loadFloor() {
   if (!existsSync(built) || statSync(built).mtimeMs < statSync(`${dir}floor.cc`).mtimeMs) {
     const nodeGyp = process.env.npm_config_node_gyp
