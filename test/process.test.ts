@@ -20,7 +20,7 @@ import {
   type PlanRequest,
   readKeepalive,
 } from '../lib/index.js'
-import { clientSideOf, closeAll, listen, queueConnections, tempDir, tlsOptions } from './helpers.js'
+import { clientSideOf, closeAll, fdOf, listen, queueConnections, tempDir, tlsOptions } from './helpers.js'
 
 const settings = { idle: 31_000, interval: 4_000, count: 5, userTimeout: 41_000 }
 const expected = { enabled: true, ...settings }
@@ -156,7 +156,7 @@ describe('keepaliveProcess: accepted connections, rules and scope', () => {
 
   it('a server listening before the rule gets it on its listening socket at its first connection; those queued before are configured', async () => {
     const server = await listen(net.createServer({ allowHalfOpen: true })) // the queued ones' clients are gone when they are accepted
-    const fd = (server as unknown as { _handle: { fd: number } })._handle.fd
+    const fd = fdOf(server)
     const before = readKeepalive(fd)
     const queued: net.Socket[] = []
     server.on('connection', (socket: net.Socket) => queued.length < 3 && queued.push(socket))

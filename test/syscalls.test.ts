@@ -9,7 +9,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { keepaliveProcess, type ProcessKeepalive, readKeepalive } from '../lib/index.js'
-import { canRun, closeAll, hasCommand, listen, tempDir } from './helpers.js'
+import { canRun, closeAll, fdOf, hasCommand, listen, tempDir } from './helpers.js'
 
 const root = path.join(__dirname, '..')
 // Not on fds 0-2: Node asks SO_TYPE of its stdio, which vitest makes socketpairs.
@@ -138,7 +138,6 @@ describe('a listening socket configured by the rules', () => {
     for (const rule of rules.splice(0)) rule.stop()
     closeAll()
   })
-  const fdOf = (server: net.Server) => (server as unknown as { _handle: { fd: number } })._handle.fd
 
   it('follows the rules as they are added and stopped, and holds what it held before when the last one stops', async () => {
     const server = await listen(net.createServer())
