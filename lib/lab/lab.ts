@@ -27,6 +27,11 @@ export interface LabOptions {
    * new flows in only with a SYN, like a NAT, stateful firewall or LVS.
    */
   forgetIdleFlowsAfterSeconds?: number
+  /**
+   * What the middlebox does with a packet of a flow it forgot: drop it silently (a NAT, most firewalls), or
+   * answer it with a TCP reset (LVS, some firewalls and load balancers). Default 'drop'.
+   */
+  forgottenFlows?: 'drop' | 'reset'
   /** A proxy host between the client and the router: the client reaches only it (at proxyAddress). */
   proxy?: boolean
 }
@@ -49,14 +54,17 @@ const SILENT_ROUTER_RULES = `table inet lab {
 }
 `
 
-const MIDDLEBOX_RULES = `table inet middlebox {
+/** Known flows pass, new ones only with a SYN; with `reset`, any other TCP packet is answered with a RST. */
+function middleboxRules(forgotten: 'drop' | 'reset'): string {
+  return `table inet middlebox {
   chain forward {
     type filter hook forward priority 0; policy drop;
     ct state established,related accept
     ct state new tcp flags & (syn | ack) == syn accept
-  }
+${forgotten === 'reset' ? '    meta l4proto tcp reject with tcp reset\n' : ''}  }
 }
 `
+}
 
 /** The tests run lib/ from source, but a peer is a plain node process: it always runs the built file. */
 const BESIDE = path.join(__dirname, 'peer.js')
@@ -107,7 +115,7 @@ export class Lab {
     inNamespace(router, ['nft', '-f', '-'], SILENT_ROUTER_RULES)
     const seconds = this.options.forgetIdleFlowsAfterSeconds
     if (seconds !== undefined) {
-      inNamespace(router, ['nft', '-f', '-'], MIDDLEBOX_RULES) // also loads conntrack in the router, making its sysctls appear
+      inNamespace(router, ['nft', '-f', '-'], middleboxRules(this.options.forgottenFlows ?? 'drop')) // also loads conntrack in the router, making its sysctls appear
       inNamespace(router, [
         'sysctl',
         '-qw',
