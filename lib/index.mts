@@ -13,6 +13,7 @@ export const {
   keepaliveProcess,
   planKeepalive,
   IDLE_TIMEOUT_PRESETS,
+  measureIdleTimeout,
 } = lib
 /** The whole API as one object, for `import tk from 'tcp-keepalive'` (the same functions as the named exports). */
 export default lib
@@ -21,6 +22,10 @@ export type {
   ConnectionInfo,
   FalseDrops,
   IdleTimeoutPreset,
+  IdleTimeoutReport,
+  MeasureProgress,
+  MeasureRequest,
+  Range,
   KeepalivePlan,
   PlanRequest,
   ProcessKeepalive,

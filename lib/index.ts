@@ -24,6 +24,7 @@ export {
   type ProcessKeepaliveRule,
   type ProcessKeepaliveScope,
 } from './process.js'
+export { type IdleTimeoutReport, measureIdleTimeout, type MeasureProgress, type MeasureRequest, type Range } from './idle-timeout.js'
 export {
   type FalseDrops,
   IDLE_TIMEOUT_PRESETS,

@@ -5,11 +5,12 @@ import { type Command, CommandError, UsageError } from './command.js'
 import { demo } from './demo.js'
 import { doctor } from './doctor.js'
 import { inspect } from './inspect.js'
+import { measure } from './measure.js'
 import { plan } from './plan.js'
 import { registerPath } from './register-path.js'
 import { VERSION } from '../version.js'
 
-const COMMANDS: Record<string, Command> = { apply, demo, doctor, inspect, plan, 'register-path': registerPath }
+const COMMANDS: Record<string, Command> = { apply, demo, doctor, inspect, measure, plan, 'register-path': registerPath }
 
 const USAGE = `Usage: tcp-keepalive <command> [options]
 

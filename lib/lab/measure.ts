@@ -1,8 +1,14 @@
 // Small helpers every scenario shares: a lab that is always
 // closed, connection labels, and the grace given on top of a bound.
+import { existsSync } from 'node:fs'
+import path from 'node:path'
 import type { KeepaliveOptions } from '../index.js'
 import type { Lab, Peer } from './lab.js'
 import type { PeerEvent } from './peer.js'
+
+/** The tests run lib/ from source, but the CLI is run as users run it: the built file. */
+const BESIDE = path.join(__dirname, '..', 'cli', 'main.js')
+export const CLI = existsSync(BESIDE) ? BESIDE : path.join(__dirname, '..', '..', 'dist', 'cli', 'main.js')
 
 /** Grace on top of a bound: timers, scheduling, and the child processes' reporting. */
 export const SLACK_MS = 1000

@@ -8,11 +8,12 @@ import { configureKeepalive, type KeepaliveOptions, readTcpInfo } from '../index
 
 /**
  * push: send a line delayMs after accepting; reply: answer each request line delayMs later (and a
- * 'ping' line at once with 'pong'); hold: do nothing; sink: read and discard, without reporting data.
+ * 'ping' line at once with 'pong'); hold: do nothing; sink: read and discard, without reporting data;
+ * close-idle: close (FIN) a connection that sent nothing for delayMs, as servers with an idle timeout do.
  */
 export interface Listener {
   port: number
-  mode: 'push' | 'reply' | 'hold' | 'sink'
+  mode: 'push' | 'reply' | 'hold' | 'sink' | 'close-idle'
   delayMs?: number
   /** Applied to each accepted connection before anything else happens on it. */
   keepalive?: KeepaliveOptions
@@ -107,6 +108,7 @@ async function serve(host: string, listeners: Listener[], sockets: Map<string, n
             emit({ event: 'connected', name, localPort: port, at: connectedAt })
             if (mode === 'push') after(connectedAt, delayMs, () => socket.write('push\n'))
             if (mode === 'reply') replyToLines(socket, delayMs)
+            if (mode === 'close-idle') socket.setTimeout(delayMs, () => socket.end()) // data, never keepalive probes, resets it
           })
           server.once('error', reject)
           server.listen(port, host, resolve)

@@ -3,10 +3,12 @@
 // one measurement per connection against a bound derived from the settings.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { deadPeerDetectionMs } from '../detection.js'
+import type { IdleTimeoutReport } from '../idle-timeout.js'
 import type { KeepaliveOptions } from '../index.js'
 import { hungPeerDataScenario, hungPeerIdleScenario } from './hung-peer.js'
 import { Lab, type Peer } from './lab.js'
 import { SLACK_MS, settingsLabel, withLab } from './measure.js'
+import { measurePathScenario } from './measure-path.js'
 import { nginxScenario } from './nginx.js'
 import { lossyLinkScenario } from './lossy-link.js'
 import { type Connection, serverSideName } from './peer.js'
@@ -28,6 +30,8 @@ export interface Measurement {
   timeline?: Array<{ atMs: number; what: string }>
   /** For a group of connections on a lossy link: the fraction dropped, the model's prediction and the bound. */
   falseDrops?: { connections: number; dropped: number; measured: number; predicted: number; low: number; high: number; rounds: number }
+  /** For `tcp-keepalive measure` on a lab path: its arguments and its JSON report. */
+  measure?: { args: string[]; report: IdleTimeoutReport }
 }
 
 export interface Scenario {
@@ -330,5 +334,7 @@ export function allScenarios(): Scenario[] {
     lossyLinkScenario(),
     // The LVS + nginx incident, repaired by tcp-keepalive apply.
     nginxScenario(),
+    // Which layer forgets an idle connection, and when: tcp-keepalive measure on four known paths.
+    measurePathScenario(),
   ]
 }
