@@ -198,11 +198,13 @@ export async function measureIdleTimeout(request: MeasureRequest): Promise<IdleT
       break
     }
     idles = forgetsAfter ? refiningIdles(forgetsAfter.low, diedIdle, connections, started + max - Date.now()) : []
+    if (forgetsAfter && idles.length === 0 && refiningIdles(forgetsAfter.low, diedIdle, connections, Infinity).length > 0) {
+      notes.push(
+        'The time budget ran out before a 1 s resolution: the path forgets somewhere in that range (give it more time to narrow it).',
+      )
+    }
   }
 
-  if (forgetsAfter && forgetsAfter.high - forgetsAfter.low > 1500) {
-    notes.push(`--max ran out before a 1 s resolution: the path forgets somewhere in that range (give more time to narrow it).`)
-  }
   if (!forgetsAfter) {
     notes.push(
       serverCloses
