@@ -27,9 +27,20 @@ export {
 export { type IdleTimeoutReport, measureIdleTimeout, type MeasureProgress, type MeasureRequest, type Range } from './idle-timeout.js'
 export {
   type FalseDrops,
+  type HttpServerTimeouts,
+  type KeepalivePlan,
+  type LayerPlan,
+  type LayerPlanRequest,
+  planKeepalive,
+  planLayers,
+  type PlanRequest,
+  tcpKeepaliveLine,
+} from './plan.js'
+export {
+  type Behind,
+  type BoxKind,
   IDLE_TIMEOUT_PRESETS,
   type IdleTimeoutPreset,
-  type KeepalivePlan,
-  planKeepalive,
-  type PlanRequest,
-} from './plan.js'
+  type IdleTimeoutPresetInfo,
+  type ResolvedBox,
+} from './presets.js'

@@ -2,16 +2,9 @@
 // peer within D" and "the link loses p of its packets" to idle, interval, count
 // and userTimeout, with the reasoning.
 import { invalidArgType, invalidArgValue, keepaliveError, outOfRange } from './errors.js'
+import { type Behind, resolveBox, type ResolvedBox } from './presets.js'
 
-/** Middleboxes whose idle timeouts their vendors publish. */
-export const IDLE_TIMEOUT_PRESETS = Object.freeze({
-  'aws-nlb': { idleTimeout: 350_000, what: 'AWS Network Load Balancer (TCP idle timeout 350 s)' },
-  'aws-nat-gateway': { idleTimeout: 350_000, what: 'AWS NAT Gateway (idle timeout 350 s)' },
-  'azure-lb': { idleTimeout: 240_000, what: 'Azure Load Balancer (default TCP idle timeout 4 min)' },
-  'azure-nat-gateway': { idleTimeout: 240_000, what: 'Azure NAT Gateway (default TCP idle timeout 4 min)' },
-  'gcp-lb': { idleTimeout: 600_000, what: 'Google Cloud load balancers (connection tracking idle timeout 10 min)' },
-} as const)
-export type IdleTimeoutPreset = keyof typeof IDLE_TIMEOUT_PRESETS
+export { IDLE_TIMEOUT_PRESETS, type IdleTimeoutPreset } from './presets.js'
 
 export interface PlanRequest {
   /** The middlebox forgets a flow idle this long (ms). */
@@ -262,4 +255,113 @@ export function planKeepalive(request: PlanRequest): KeepalivePlan {
       'only an application heartbeat with a deadline finds that.',
   )
   return { idle, interval, count, userTimeout, detection: userTimeout, falseDrops, reasoning }
+}
+
+/**
+ * The `TCP_KEEPALIVE` line for the preload (`tcp-keepalive/register`), as `plan` prints it:
+ * `TCP_KEEPALIVE="idle=60s interval=10s count=6 user-timeout=120s"`. Times in whole seconds, as plans are.
+ */
+export function tcpKeepaliveLine(settings: { idle: number; interval: number; count: number; userTimeout: number }): string {
+  const s = (ms: number) => `${ms / SECOND}s`
+  return `TCP_KEEPALIVE="idle=${s(settings.idle)} interval=${s(settings.interval)} count=${settings.count} user-timeout=${s(settings.userTimeout)}"`
+}
+
+/** A Node HTTP server's timeouts behind a box (ms): what `server.keepAliveTimeout` etc. should at least be. */
+export interface HttpServerTimeouts {
+  keepAliveTimeout: number
+  headersTimeout: number
+  /** Node refuses a headersTimeout above requestTimeout (createServer throws ERR_OUT_OF_RANGE): Node's 300 s default, or more. */
+  requestTimeout: number
+}
+
+/** Node's default server.requestTimeout (Node 18 and later). */
+const NODE_REQUEST_TIMEOUT = 300_000
+
+/**
+ * How far the HTTP keep-alive timeouts stay from a box's idle timeout: 5 s (a server behind a 60 s AWS ALB gets the
+ * familiar 65 s), at most half of it for short ones.
+ */
+function httpMargin(idleTimeout: number): number {
+  return Math.min(5 * SECOND, Math.floor(idleTimeout / 2))
+}
+
+/**
+ * A Node server behind a box that closes connections idle `idleTimeout` ms: keepAliveTimeout above it, so the box
+ * closes an idle connection first and never sends a request on one the server is closing (the 502s behind a load
+ * balancer); headersTimeout above keepAliveTimeout, as is usual; requestTimeout no lower than headersTimeout.
+ */
+export function httpServerTimeouts(idleTimeout: number): HttpServerTimeouts {
+  const keepAliveTimeout = idleTimeout + httpMargin(idleTimeout)
+  const headersTimeout = keepAliveTimeout + SECOND
+  return { keepAliveTimeout, headersTimeout, requestTimeout: Math.max(NODE_REQUEST_TIMEOUT, headersTimeout) }
+}
+
+export interface LayerPlanRequest extends Omit<PlanRequest, 'idleTimeout'> {
+  /** The box in front: a preset's name, or `{ idleTimeout, kind }`. */
+  behind?: Behind
+}
+
+/** Each layer's settings for connections through a box, and why. */
+export interface LayerPlan {
+  box: ResolvedBox | null
+  /** TCP keepalive: from the box's idle timeout for a TCP box, else only from `detectWithin`; null without either. */
+  tcp: KeepalivePlan | null
+  /** Whether TCP keepalive keeps the box's idle connections open: true for a TCP box, false for an HTTP one; null without a box. */
+  tcpKeepaliveHelps: boolean | null
+  /** A Node server behind the box. */
+  httpServer: HttpServerTimeouts | null
+  /** Node clients of the box: the pool closes a socket idle this long (ms), below the box's idle and the server's keepAliveTimeout. */
+  httpClient: { idleSocketTimeout: number } | null
+  notes: string[]
+}
+
+/**
+ * Plans every layer for connections through a box: TCP keepalive as {@link planKeepalive} does (from the box's idle
+ * timeout only where probes count as activity, a TCP box), a Node server's keep-alive timeouts above the box's idle,
+ * and Node clients' idle-socket timeout below it. Throws as planKeepalive does, and for a bad `behind` with
+ * ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE (an unknown preset, listing them) or ERR_OUT_OF_RANGE.
+ */
+export function planLayers(request: LayerPlanRequest): LayerPlan {
+  if (typeof request !== 'object' || request === null) throw invalidArgType('request', 'of type object', request)
+  const { behind, ...rest } = request
+  if ((rest as PlanRequest).idleTimeout !== undefined) {
+    throw invalidArgValue('request.idleTimeout', (rest as PlanRequest).idleTimeout, 'is given as request.behind: { idleTimeout, kind }')
+  }
+  if (behind === undefined && rest.detectWithin === undefined)
+    throw invalidArgValue('request', request, 'must give behind, detectWithin or both')
+  const box = behind === undefined ? null : resolveBox(behind, 'request.behind')
+  const tcp =
+    box?.kind === 'tcp'
+      ? planKeepalive({ ...rest, idleTimeout: box.idleTimeout })
+      : rest.detectWithin !== undefined
+        ? planKeepalive(rest)
+        : null
+  if (box === null) return { box, tcp, tcpKeepaliveHelps: null, httpServer: null, httpClient: null, notes: [] }
+
+  const { idleTimeout, kind, what } = box
+  const httpServer = httpServerTimeouts(idleTimeout)
+  const httpClient = { idleSocketTimeout: idleTimeout - httpMargin(idleTimeout) }
+  const T = seconds(idleTimeout)
+  const notes =
+    kind === 'tcp'
+      ? [
+          `${what}: TCP passes through it and a keepalive probe counts as activity, so the TCP keepalive above keeps idle connections open through it.`,
+        ]
+      : [
+          `${what}: it terminates HTTP and its idle timer counts only data, so TCP keepalive does not keep its connections open (a probe carries none)` +
+            (tcp ? '; the TCP keepalive above only finds a dead peer.' : '.'),
+          `A request that runs longer than ${T} without a byte is cut by the box: keep bytes flowing before then (a streamed response, SSE comments, WebSocket pings), or raise its idle timeout.`,
+        ]
+  notes.push(
+    `A Node server behind it: keepAliveTimeout ${seconds(httpServer.keepAliveTimeout)} and headersTimeout ${seconds(httpServer.headersTimeout)}, above the box's idle ${T}: ` +
+      (kind === 'http'
+        ? 'the box closes an idle connection first, and never sends a request on one the server is closing (the 502s).'
+        : 'a client (below) closes an idle connection first, never the server while a request may be on its way.') +
+      (httpServer.requestTimeout > NODE_REQUEST_TIMEOUT
+        ? ` requestTimeout ${seconds(httpServer.requestTimeout)}: Node refuses a headersTimeout above it (default 300 s).`
+        : ''),
+    `Node clients${kind === 'http' ? ' of the box' : ''}: close pooled sockets idle ${seconds(httpClient.idleSocketTimeout)}, below the box's idle and the server's keepAliveTimeout, ` +
+      "so none is reused after the other end closed or forgot it: http.Agent's timeout, undici's keepAliveTimeout and keepAliveMaxTimeout (a server's Keep-Alive: timeout= hint can raise undici's up to that).",
+  )
+  return { box, tcp, tcpKeepaliveHelps: kind === 'tcp', httpServer, httpClient, notes }
 }

@@ -455,7 +455,7 @@ describe('tcp-keepalive plan', () => {
   })
 
   it('wrong arguments: exit 2 with one line', () => {
-    expectOneLineFailure(run(['plan']), 2, 'give --idle-timeout (or --preset), --detect-within, or both')
+    expectOneLineFailure(run(['plan']), 2, 'give --behind (or --idle-timeout), --detect-within, or both')
     expectOneLineFailure(
       run(['plan', '--idle-timeout', '350']),
       2,

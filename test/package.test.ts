@@ -44,8 +44,10 @@ describe('entry points', () => {
       'keepaliveServer',
       'keepaliveSupport',
       'planKeepalive',
+      'planLayers',
       'readKeepalive',
       'readTcpInfo',
+      'tcpKeepaliveLine',
     ]
     expect(JSON.parse(out)).toEqual({
       cjs: names,
