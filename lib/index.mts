@@ -33,6 +33,7 @@ export type {
   MeasureRequest,
   Range,
   KeepalivePlan,
+  KeepaliveServerOptions,
   LayerPlan,
   LayerPlanRequest,
   PlanRequest,

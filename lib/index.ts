@@ -15,7 +15,7 @@ export { configureKeepalive, keepaliveSupport, type KeepaliveSupport, readKeepal
 export type { KeepaliveOptions } from './options.js'
 export type { KeepaliveTarget } from './target.js'
 export { keepaliveAgent } from './agent.js'
-export { keepaliveServer, type ServerKeepaliveOptions } from './server.js'
+export { type KeepaliveServerOptions, keepaliveServer, type ServerKeepaliveOptions } from './server.js'
 export { type ConnectCallback, type Connector, keepaliveConnector } from './undici.js'
 export {
   type ConnectionInfo,

@@ -13,7 +13,9 @@ import {
   settledSettings,
   warnUnixSocket,
 } from './keepalive.js'
-import type { KeepaliveOptions, Settings } from './options.js'
+import { FIELDS, type KeepaliveOptions, type Settings } from './options.js'
+import { httpServerTimeouts, planKeepalive } from './plan.js'
+import { type Behind, resolveBox, type ResolvedBox } from './presets.js'
 import { settingsFromRule } from './rule.js'
 import { INTEGRATION, PROCESS, stateOf } from './sticky.js'
 
@@ -25,8 +27,52 @@ export function listenerSettingsOf(server: net.Server): Settings | undefined {
   return (server as { [LISTENER]?: Settings })[LISTENER]
 }
 
+/** Static options of {@link keepaliveServer}: keepalive for every connection, and the box in front of the server. */
+export interface KeepaliveServerOptions extends KeepaliveOptions {
+  /**
+   * The box in front (a load balancer, a proxy, a NAT): a preset's name (`'aws-alb'`) or `{ idleTimeout, kind }`.
+   * An HTTP server's keepAliveTimeout and headersTimeout at or below its idle timeout are raised above it. Behind a
+   * `'tcp'` box with no idle, interval, count, userTimeout or enable given, TCP keepalive is planned from its idle
+   * timeout (as `planKeepalive` does); behind an `'http'` box, TCP keepalive does not keep it open and only the given
+   * options apply.
+   */
+  behind?: Behind
+}
+
 /** Options for every connection, or per connection (`undefined`: leave that one alone). */
-export type ServerKeepaliveOptions = KeepaliveOptions | ((socket: net.Socket) => KeepaliveOptions | undefined)
+export type ServerKeepaliveOptions = KeepaliveServerOptions | ((socket: net.Socket) => KeepaliveOptions | undefined)
+
+/** What an http or https server has: the timeouts a box in front decides (a net, tls or http2 server has none). */
+interface HttpTimeouts {
+  keepAliveTimeout: number
+  headersTimeout: number
+  requestTimeout: number
+}
+
+function hasHttpTimeouts(server: net.Server): server is net.Server & HttpTimeouts {
+  return typeof (server as Partial<HttpTimeouts>).keepAliveTimeout === 'number'
+}
+
+/**
+ * Raises an HTTP server's keepAliveTimeout and headersTimeout that are at or below the idle timeout of the box in
+ * front (0, no timeout, is above every idle), and requestTimeout to headersTimeout where Node's rule needs it. Never
+ * lowers one. Returns what it raised, as "keepAliveTimeout 5000 -> 65000 ms".
+ */
+function raiseHttpTimeouts(server: net.Server & HttpTimeouts, idleTimeout: number): string[] {
+  const wanted = httpServerTimeouts(idleTimeout)
+  const raised: string[] = []
+  const raise = (field: keyof HttpTimeouts, to: number) => {
+    raised.push(`${field} ${server[field]} -> ${to} ms`)
+    server[field] = to
+  }
+  const atOrBelow = (value: number) => value !== 0 && value <= idleTimeout
+  if (atOrBelow(server.keepAliveTimeout)) raise('keepAliveTimeout', wanted.keepAliveTimeout)
+  if (atOrBelow(server.headersTimeout)) raise('headersTimeout', wanted.headersTimeout)
+  if (server.requestTimeout !== 0 && server.headersTimeout !== 0 && server.requestTimeout < server.headersTimeout) {
+    raise('requestTimeout', server.headersTimeout) // Node refuses headersTimeout above requestTimeout
+  }
+  return raised
+}
 
 /**
  * Whether the kernel holds `settings` for an accepted `socket` (read back with
@@ -63,10 +109,15 @@ function isServer(server: unknown): server is net.Server {
  *
  * Either way the settings stick across later `setKeepAlive` calls.
  *
+ * With `behind` (static options only), an http or https server's keepAliveTimeout and headersTimeout at or below the
+ * idle timeout of the box in front are raised above it (never lowered), with one TcpKeepaliveWarning
+ * (`TCP_KEEPALIVE_HTTP_TIMEOUT_RAISED`); a net, tls or http2 server gets only the TCP part.
+ *
  * @returns `server`.
  * @example
  * ```ts
  * keepaliveServer(http.createServer(app), { idle: 60_000, interval: 10_000, count: 3 }).listen(8080)
+ * keepaliveServer(http.createServer(app), { behind: 'aws-alb' }).listen(8080) // keepAliveTimeout 65 s
  * ```
  */
 export function keepaliveServer<S extends net.Server>(server: S, options: ServerKeepaliveOptions): S {
@@ -80,8 +131,39 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
     })
     return server
   }
+  let keepalive: KeepaliveOptions | null = options
+  let box: ResolvedBox | null = null
+  if (options?.behind !== undefined) {
+    const { behind, ...given } = options
+    box = resolveBox(behind, 'options.behind')
+    keepalive = given
+    if (!FIELDS.some((field) => given[field] !== undefined)) {
+      // Nothing given for TCP: behind a TCP box probes count as activity, planned from its idle; behind an HTTP box they do not.
+      if (box.kind === 'http') keepalive = null
+      else {
+        const { idle, interval, count, userTimeout } = planKeepalive({ idleTimeout: box.idleTimeout })
+        keepalive = { ...given, idle, interval, count, userTimeout }
+      }
+    }
+  }
+  const fixed = keepalive && settledSettings(keepalive) // invalid options throw here, before the server is changed
+  if (box && hasHttpTimeouts(server)) {
+    const { name, idleTimeout } = box
+    let said = false
+    const raise = () => {
+      const raised = raiseHttpTimeouts(server, idleTimeout)
+      if (raised.length === 0 || said) return
+      said = true
+      process.emitWarning(
+        `tcp-keepalive: keepaliveServer raised ${raised.join(', ')}: the box in front${name ? ` (${name})` : ''} closes connections idle ${idleTimeout} ms, and must close an idle connection before the server does`,
+        { type: 'TcpKeepaliveWarning', code: 'TCP_KEEPALIVE_HTTP_TIMEOUT_RAISED' },
+      )
+    }
+    raise()
+    server.prependListener('listening', raise) // a value set between this call and listen()
+  }
+  if (!fixed) return server
 
-  const fixed = settledSettings(options) // invalid options throw here, not per connection
   // What accepted sockets get from the listener: the fixed settings, less a user timeout a Multipath TCP listener lacks.
   let settings: Readonly<Settings> = fixed
   const nodeRewritesEach = () => (server as { keepAlive?: boolean }).keepAlive === true
