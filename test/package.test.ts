@@ -43,6 +43,7 @@ describe('entry points', () => {
       'keepaliveProcess',
       'keepaliveServer',
       'keepaliveSupport',
+      'measureIdleTimeout',
       'planKeepalive',
       'planLayers',
       'readKeepalive',
