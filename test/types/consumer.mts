@@ -9,7 +9,9 @@ import {
   keepaliveProcess,
   keepaliveServer,
   planKeepalive,
+  planLayers,
   type ProcessKeepalive,
+  tcpKeepaliveLine,
   keepaliveSupport,
   readKeepalive,
   readTcpInfo,
@@ -43,8 +45,17 @@ const rule: ProcessKeepalive = keepaliveProcess((_socket, { remotePort }) => (re
 })
 rule.stop()
 const { userTimeout } = planKeepalive({ idleTimeout: 350_000 })
+const behindAlb: http.Server = keepaliveServer(http.createServer(), { behind: 'aws-alb' })
+keepaliveServer(net.createServer(), { idle: 30_000, behind: { idleTimeout: 60_000, kind: 'http' } })
+// @ts-expect-error a box's kind is 'tcp' or 'http'
+keepaliveServer(http.createServer(), { behind: { idleTimeout: 60_000, kind: 'l7' } })
+// @ts-expect-error an unknown preset
+planLayers({ behind: 'aws-elb' })
+const layers = planLayers({ behind: 'aws-nlb' })
+const line: string | null = layers.tcp && tcpKeepaliveLine(layers.tcp)
+const keepAliveTimeout: number | undefined = layers.httpServer?.keepAliveTimeout
 // The default export: the same API as one object.
 const viaDefault: KeepaliveState = tk.readKeepalive(tk.configureKeepalive(new net.Socket(), options))
 // @ts-expect-error the default export has only the API's functions and values
 tk.notAnExport()
-export { state, support, server, agent, connect, info, userTimeout, viaDefault }
+export { state, support, server, agent, connect, info, userTimeout, viaDefault, behindAlb, line, keepAliveTimeout }
