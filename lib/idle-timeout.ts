@@ -17,7 +17,7 @@ import net from 'node:net'
 import { constants } from 'node:os'
 import { invalidArgType, outOfRange } from './errors.js'
 import { configureKeepalive, readTcpInfo } from './keepalive.js'
-import { type KeepalivePlan, planKeepalive } from './plan.js'
+import { type KeepalivePlan, planKeepalive, tcpKeepaliveLine } from './plan.js'
 
 export interface MeasureRequest {
   host: string
@@ -367,10 +367,6 @@ function planFor(forgetsAfter: Range | null, notes: string[]): IdleTimeoutReport
     return null
   }
   const { idle, interval, count, userTimeout } = planned
-  const s = (ms: number) => `${ms / SECOND}s`
-  return {
-    idleTimeout: forgetsAfter.low,
-    options: { idle, interval, count, userTimeout },
-    line: `TCP_KEEPALIVE="idle=${s(idle)} interval=${s(interval)} count=${count} user-timeout=${s(userTimeout)}"`,
-  }
+  const options = { idle, interval, count, userTimeout }
+  return { idleTimeout: forgetsAfter.low, options, line: tcpKeepaliveLine(options) }
 }
