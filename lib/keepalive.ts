@@ -292,10 +292,12 @@ let idleOnlyWarned = false
 function warnIdleOnly(settings: Readonly<Settings>, target: Target | null): void {
   const { idle, interval, count, userTimeout } = settings
   if (idleOnlyWarned || idle === undefined || interval !== undefined || count !== undefined || userTimeout !== undefined) return
+  const using = target === null ? backend : backendFor(target.fd)
+  if (using.writesAllFields) return // Node's setKeepAlive (the fallback) writes its own interval and count with idle
   idleOnlyWarned = true
   let held: KeepaliveState | null = null
   try {
-    if (target !== null && backendFor(target.fd).canRead) held = backendFor(target.fd).read(target)
+    if (target !== null) held = using.read(target)
   } catch {
     // the warning must not fail the call: say it without this socket's values
   }

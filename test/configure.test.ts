@@ -114,8 +114,13 @@ describe('file descriptors', () => {
 
 describe('idle alone, the likeliest mistake: one warning per process, with the detection time the socket has', () => {
   /** The warnings and the kernel's values from a fresh process (test/children/idle-only.cjs). */
-  const run = (mode: 'configure' | 'server') =>
-    JSON.parse(execFileSync(process.execPath, [path.join(__dirname, 'children', 'idle-only.cjs'), mode], { encoding: 'utf8' })) as {
+  const run = (mode: 'configure' | 'connecting' | 'server', env: Record<string, string> = {}) =>
+    JSON.parse(
+      execFileSync(process.execPath, [path.join(__dirname, 'children', 'idle-only.cjs'), mode], {
+        encoding: 'utf8',
+        env: { ...process.env, ...env },
+      }),
+    ) as {
       warnings: Array<{ type: string; code: string; message: string }>
       held: { idle: number; interval: number; count: number }
     }
@@ -135,7 +140,26 @@ describe('idle alone, the likeliest mistake: one warning per process, with the d
     expect(warnings).toEqual([{ type: 'TcpKeepaliveWarning', code: 'TCP_KEEPALIVE_IDLE_ONLY', message: expected(30) }])
   })
 
-  it('keepaliveServer: said for its connections too', () => {
+  it('a socket still connecting: said with the kernel defaults, as nothing can be read yet', () => {
+    const { warnings, held } = run('connecting')
+    expect(held).toMatchObject({ idle: 30_000, interval: kernelDefaults.interval, count: kernelDefaults.count })
+    expect(warnings).toEqual([
+      {
+        type: 'TcpKeepaliveWarning',
+        code: 'TCP_KEEPALIVE_IDLE_ONLY',
+        message:
+          'tcp-keepalive: only idle was given (30 s): interval and count stay as the socket has them (Linux defaults: 75 s and 9 probes, ' +
+          'a dead peer found 11 min 15 s after idle). Give all three, e.g. { idle: 30000, interval: 5000, count: 3 } finds it 45 s after the last packet',
+      },
+    ])
+  })
+
+  it("not in fallback mode: Node's setKeepAlive writes its own interval and count with idle", () => {
+    const { warnings } = run('configure', { TCP_KEEPALIVE_FORCE_FALLBACK: '1' })
+    expect(warnings.map(({ code }) => code)).not.toContain('TCP_KEEPALIVE_IDLE_ONLY')
+  })
+
+  it('keepaliveServer: said when it configures the listening socket its connections inherit from', () => {
     const { warnings, held } = run('server')
     expect(held).toMatchObject({ idle: 20_000, interval: kernelDefaults.interval, count: kernelDefaults.count })
     expect(warnings).toEqual([{ type: 'TcpKeepaliveWarning', code: 'TCP_KEEPALIVE_IDLE_ONLY', message: expected(20) }])

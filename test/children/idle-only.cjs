@@ -1,7 +1,8 @@
 // The idle-only warning, in a fresh process (it is said once per process).
 // argv[2] 'configure': configureKeepalive on connected sockets, complete
-// settings first, then idle alone twice. 'server': keepaliveServer with idle
-// alone, one connection. Prints the warnings and what the kernel holds, as JSON.
+// settings first, then idle alone twice (also run with TCP_KEEPALIVE_FORCE_FALLBACK=1).
+// 'connecting': idle alone on a socket still connecting. 'server': keepaliveServer
+// with idle alone, one connection. Prints the warnings and what the kernel holds, as JSON.
 'use strict'
 const { once } = require('node:events')
 const net = require('node:net')
@@ -25,6 +26,10 @@ async function main() {
   if (process.argv[2] === 'server') {
     const [accepted] = await Promise.all([once(server, 'connection'), connect()])
     held = tk.readKeepalive(accepted[0])
+  } else if (process.argv[2] === 'connecting') {
+    const socket = tk.configureKeepalive(net.connect(server.address().port, '127.0.0.1'), { idle: 30_000 })
+    await once(socket, 'connect')
+    held = tk.readKeepalive(socket)
   } else {
     tk.configureKeepalive(await connect(), { idle: 30_000, interval: 5_000, count: 3 })
     tk.configureKeepalive(await connect(), { idle: 30_000, userTimeout: 40_000 })
