@@ -2,6 +2,7 @@
 // process supports, over the backend chosen once at load.
 import type net = require('node:net')
 import type { Backend, KeepaliveState, Target, TcpInfo } from './backend.js'
+import { deadPeerDetectionMs } from './detection.js'
 import { keepaliveError } from './errors.js'
 import { fallbackBackend, runtimeName } from './fallback.js'
 import { socketLookup } from './lookup.js'
@@ -280,6 +281,44 @@ function warnNoUserTimeout(): void {
   )
 }
 
+let idleOnlyWarned = false
+
+/**
+ * The likeliest mistake: idle alone leaves interval and count as the socket
+ * has them (Linux's defaults: 75 s and 9 probes), so a dead peer is found
+ * minutes after idle, where setKeepAlive(true, idle) finds it in seconds.
+ * Said once per process, with the detection time this socket now has.
+ */
+function warnIdleOnly(settings: Readonly<Settings>, target: Target | null): void {
+  const { idle, interval, count, userTimeout } = settings
+  if (idleOnlyWarned || idle === undefined || interval !== undefined || count !== undefined || userTimeout !== undefined) return
+  const using = target === null ? backend : backendFor(target.fd)
+  if (using.writesAllFields) return // Node's setKeepAlive (the fallback) writes its own interval and count with idle
+  idleOnlyWarned = true
+  let held: KeepaliveState | null = null
+  try {
+    if (target !== null) held = using.read(target)
+  } catch {
+    // the warning must not fail the call: say it without this socket's values
+  }
+  const detection = held === null ? null : deadPeerDetectionMs(held)
+  const kept =
+    held === null || detection === null
+      ? 'interval and count stay as the socket has them (Linux defaults: 75 s and 9 probes, a dead peer found 11 min 15 s after idle)'
+      : `interval and count stay as the socket has them (${duration(held.interval!)} and ${held.count} probes), so a dead peer is found ${duration(detection)} after the last packet`
+  warnOnce(
+    `tcp-keepalive: only idle was given (${duration(idle)}): ${kept}. ` +
+      `Give all three, e.g. { idle: ${idle}, interval: 5000, count: 3 } finds it ${duration(idle + 15_000)} after the last packet`,
+    'TCP_KEEPALIVE_IDLE_ONLY',
+  )
+}
+
+/** 40 s, 11 min 45 s. */
+function duration(ms: number): string {
+  const seconds = Math.ceil(ms / 1000)
+  return seconds < 120 ? `${seconds} s` : `${Math.floor(seconds / 60)} min${seconds % 60 ? ` ${seconds % 60} s` : ''}`
+}
+
 /**
  * Writes `settings` for an integration or a rule (never the socket's own
  * call): a socket that turns out to lack TCP_USER_TIMEOUT gets the other
@@ -305,7 +344,10 @@ function applyTolerant(using: Backend, target: Target, settings: Settings, state
  * Multipath TCP listener lacks. Throws what the kernel refused otherwise.
  */
 export function configureFd(fd: number, settings: Settings): Settings {
-  return applyTolerant(backend, fdTarget(fd), settings, undefined)
+  const target = fdTarget(fd)
+  const applied = applyTolerant(backend, target, settings, undefined)
+  warnIdleOnly(settings, target)
+  return applied
 }
 
 /**
@@ -359,6 +401,7 @@ export function configureFor(socket: net.Socket, layer: Layer, settings: Setting
       if (!isEmpty(given)) applyTolerant(using, resolved, given, state)
     }
     record(socket, state, layer, state.lacksUserTimeout ? { ...settings, userTimeout: undefined } : settings, connecting)
+    warnIdleOnly(settings, target)
     return null
   } catch (error) {
     return error as Error
@@ -423,6 +466,7 @@ export function configureKeepalive<T extends KeepaliveTarget>(target: T, options
   const given = withoutUnsupported(wanted, strict, using, resolved?.unfound)
   if (resolved !== null) using.apply(resolved, given)
   record(socket, stateFor(socket, known), OWN, using.writesAllFields ? keptOf(settings, given) : given, resolved === null)
+  warnIdleOnly(settings, resolved) // not for a raw fd: tooling's (\`tcp-keepalive apply\` shows every field before and after)
   return target
 }
 

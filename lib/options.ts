@@ -2,16 +2,34 @@
 // rounded up to what the platform can hold.
 import { incompatibleOptions, invalidArgType, invalidArgValue, outOfRange } from './errors.js'
 
-/** Options of {@link configureKeepalive}. Times are milliseconds, like Node's. */
-export interface KeepaliveOptions {
-  /** Turn keepalive on or off. Default `true`. `false` cannot be combined with `idle`, `interval` or `count`. */
-  enable?: boolean
+/**
+ * Options of {@link configureKeepalive}. Times are milliseconds, like Node's.
+ * `enable: false` cannot be combined with `idle`, `interval` or `count` (a type error here, `ERR_INCOMPATIBLE_OPTION_PAIR` at run time).
+ */
+export type KeepaliveOptions = KeepaliveOn | KeepaliveOff
+
+/** Keepalive on (the default), with the probe timing to write. */
+export interface KeepaliveOn extends CommonOptions {
+  /** Turn keepalive on or off. Default `true`. */
+  enable?: true
   /** Silence before the first probe, in ms (`TCP_KEEPIDLE`; `TCP_KEEPALIVE` on macOS). Rounded up to whole seconds. */
   idle?: number
   /** Time between unanswered probes, in ms (`TCP_KEEPINTVL`). Rounded up to whole seconds. */
   interval?: number
   /** Unanswered probes before the kernel drops the connection (`TCP_KEEPCNT`). */
   count?: number
+}
+
+/** Keepalive off: no probe timing. */
+export interface KeepaliveOff extends CommonOptions {
+  /** Turn keepalive off. */
+  enable: false
+  idle?: undefined
+  interval?: undefined
+  count?: undefined
+}
+
+interface CommonOptions {
   /** How long sent data may stay unacknowledged before the connection is dropped, in ms (`TCP_USER_TIMEOUT`); `0` restores the kernel default. */
   userTimeout?: number
   /** Throw `ERR_KEEPALIVE_UNSUPPORTED` instead of warning when a field cannot be applied here. Default `false`. */

@@ -33,7 +33,18 @@ export function checkTarget(target: unknown): asserts target is KeepaliveTarget 
     // Any other throw comes from a Proxy's getPrototypeOf trap: not a socket.
     isSocket = isUnbound(error)
   }
-  if (!isSocket) throw invalidArgType('target', 'an instance of net.Socket or of type number', target)
+  if (isSocket) return
+  if (isUdpSocket(target)) throw keepaliveError('ERR_KEEPALIVE_NOT_TCP', 'The socket is a UDP socket (dgram): keepalive is a TCP option')
+  throw invalidArgType('target', 'an instance of net.Socket or of type number', target)
+}
+
+/** A dgram socket (loaded only here, on the error path: most apps never load node:dgram). */
+function isUdpSocket(target: unknown): boolean {
+  try {
+    return target instanceof (require('node:dgram') as typeof import('node:dgram')).Socket
+  } catch {
+    return false // a Proxy's getPrototypeOf trap threw: not a socket
+  }
 }
 
 /** Node's TCP handle class, once seen (compared by identity: cheaper than by name on every call). */

@@ -5,7 +5,8 @@
 import { expect } from 'vitest'
 import { type KeepaliveState, type KeepaliveTarget, readKeepalive } from './index.mjs'
 
-interface KeepaliveMatchers<R = unknown> {
+/** The matcher this module adds to vitest's `expect`. */
+export interface KeepaliveMatchers<R = unknown> {
   /**
    * The kernel holds these keepalive values for the socket or fd (read with
    * readKeepalive). Only the fields given are compared; times in ms.

@@ -7,8 +7,23 @@
 #   prebuilds/linux-arm64/tcp-keepalive.musl.node
 # zig links libc++ statically, so no binary needs libstdc++ at run time.
 # The build runs in a scratch copy: build/ (your source build) is left alone.
+# The committed prebuilds/ is replaced only at the end, once all four built: a missing tool or a
+# failed build leaves it as it was.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+
+# zig target | Node arch | libc tag | strip that reads the target's ELF
+targets=(
+  "x86_64-linux-gnu.2.17 x64 glibc strip"
+  "x86_64-linux-musl x64 musl strip"
+  "aarch64-linux-gnu.2.17 arm64 glibc aarch64-linux-gnu-strip"
+  "aarch64-linux-musl arm64 musl aarch64-linux-gnu-strip"
+)
+# Every tool before any work (the strips first: zig is a download).
+for line in "${targets[@]}"; do
+  read -r _ _ _ strip <<<"$line"
+  command -v "$strip" >/dev/null || { echo "prebuild: $strip not found (apt-get install binutils-aarch64-linux-gnu)" >&2; exit 1; }
+done
 zig="$("$root/scripts/tools.sh" install zig)"
 
 # node-gyp cannot download Node's headers here; use the ones installed with Node.
@@ -18,7 +33,6 @@ scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 cp -r "$root/binding.gyp" "$root/vendor" "$root/package.json" "$root/native" "$scratch/"
 ln -s "$root/node_modules" "$scratch/node_modules"
-rm -rf "$root/prebuilds"
 # prebuildify runs node-gyp from PATH: npm puts its own there for scripts; run directly, use npm's too.
 if ! command -v node-gyp >/dev/null; then
   mkdir "$scratch/bin"
@@ -27,21 +41,15 @@ if ! command -v node-gyp >/dev/null; then
   PATH="$scratch/bin:$PATH"
 fi
 
-# zig target | Node arch | libc tag | strip that reads the target's ELF
-targets=(
-  "x86_64-linux-gnu.2.17 x64 glibc strip"
-  "x86_64-linux-musl x64 musl strip"
-  "aarch64-linux-gnu.2.17 arm64 glibc aarch64-linux-gnu-strip"
-  "aarch64-linux-musl arm64 musl aarch64-linux-gnu-strip"
-)
 for line in "${targets[@]}"; do
   read -r target arch libc strip <<<"$line"
-  command -v "$strip" >/dev/null || { echo "prebuild: $strip not found (apt-get install binutils-aarch64-linux-gnu)" >&2; exit 1; }
   echo "== $arch $libc ($target)"
   (cd "$scratch" && CC="$zig cc -target $target" CXX="$zig c++ -target $target" \
     "$root/node_modules/.bin/prebuildify" --napi --strip --strip-bin "$strip" --tag-libc --arch "$arch" --libc "$libc" \
-    --out "$root" >"$scratch/$arch-$libc.log" 2>&1) || { cat "$scratch/$arch-$libc.log" >&2; exit 1; }
+    --out "$scratch/out" >"$scratch/$arch-$libc.log" 2>&1) || { cat "$scratch/$arch-$libc.log" >&2; exit 1; }
 done
+rm -rf "$root/prebuilds"
+cp -r "$scratch/out/prebuilds" "$root/prebuilds"
 
 # What shipped: size and, for glibc, the newest symbol version each needs.
 for file in "$root"/prebuilds/*/*.node; do

@@ -1,7 +1,9 @@
 // Round trips: what configureKeepalive writes, readKeepalive reads back from
 // the kernel, on every kind of socket users hold.
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import type net from 'node:net'
+import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { configureKeepalive, keepaliveSupport, readKeepalive } from '../lib/index.js'
 import { closeAll, fdOf, http2Pair, tcpPair, tlsPair } from './helpers.js'
@@ -107,5 +109,59 @@ describe('file descriptors', () => {
     const fd = fdOf(server)
     configureKeepalive(fd, { idle: 9_000 })
     expect(readKeepalive(fd)).toMatchObject({ enabled: true, idle: 9_000 })
+  })
+})
+
+describe('idle alone, the likeliest mistake: one warning per process, with the detection time the socket has', () => {
+  /** The warnings and the kernel's values from a fresh process (test/children/idle-only.cjs). */
+  const run = (mode: 'configure' | 'connecting' | 'server', env: Record<string, string> = {}) =>
+    JSON.parse(
+      execFileSync(process.execPath, [path.join(__dirname, 'children', 'idle-only.cjs'), mode], {
+        encoding: 'utf8',
+        env: { ...process.env, ...env },
+      }),
+    ) as {
+      warnings: Array<{ type: string; code: string; message: string }>
+      held: { idle: number; interval: number; count: number }
+    }
+  /** The minutes and seconds from idle (s) to the error with the kernel's interval and count (from /proc, not from the library). */
+  const found = (idleS: number) => {
+    const total = idleS + (kernelDefaults.interval / 1000) * kernelDefaults.count
+    return total < 120 ? `${total} s` : `${Math.floor(total / 60)} min${total % 60 ? ` ${total % 60} s` : ''}`
+  }
+  const expected = (idleS: number) =>
+    `tcp-keepalive: only idle was given (${idleS} s): interval and count stay as the socket has them ` +
+    `(${kernelDefaults.interval / 1000} s and ${kernelDefaults.count} probes), so a dead peer is found ${found(idleS)} after the last packet. ` +
+    `Give all three, e.g. { idle: ${idleS * 1000}, interval: 5000, count: 3 } finds it ${idleS + 15} s after the last packet`
+
+  it('configureKeepalive: not for complete settings, idle with userTimeout or count alone; once for idle alone', () => {
+    const { warnings, held } = run('configure')
+    expect(held).toMatchObject({ idle: 30_000, interval: kernelDefaults.interval, count: kernelDefaults.count })
+    expect(warnings).toEqual([{ type: 'TcpKeepaliveWarning', code: 'TCP_KEEPALIVE_IDLE_ONLY', message: expected(30) }])
+  })
+
+  it('a socket still connecting: said with the kernel defaults, as nothing can be read yet', () => {
+    const { warnings, held } = run('connecting')
+    expect(held).toMatchObject({ idle: 30_000, interval: kernelDefaults.interval, count: kernelDefaults.count })
+    expect(warnings).toEqual([
+      {
+        type: 'TcpKeepaliveWarning',
+        code: 'TCP_KEEPALIVE_IDLE_ONLY',
+        message:
+          'tcp-keepalive: only idle was given (30 s): interval and count stay as the socket has them (Linux defaults: 75 s and 9 probes, ' +
+          'a dead peer found 11 min 15 s after idle). Give all three, e.g. { idle: 30000, interval: 5000, count: 3 } finds it 45 s after the last packet',
+      },
+    ])
+  })
+
+  it("not in fallback mode: Node's setKeepAlive writes its own interval and count with idle", () => {
+    const { warnings } = run('configure', { TCP_KEEPALIVE_FORCE_FALLBACK: '1' })
+    expect(warnings.map(({ code }) => code)).not.toContain('TCP_KEEPALIVE_IDLE_ONLY')
+  })
+
+  it('keepaliveServer: said when it configures the listening socket its connections inherit from', () => {
+    const { warnings, held } = run('server')
+    expect(held).toMatchObject({ idle: 20_000, interval: kernelDefaults.interval, count: kernelDefaults.count })
+    expect(warnings).toEqual([{ type: 'TcpKeepaliveWarning', code: 'TCP_KEEPALIVE_IDLE_ONLY', message: expected(20) }])
   })
 })

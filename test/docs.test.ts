@@ -115,8 +115,10 @@ describe('docs', () => {
     expect(markdownFiles.filter((file) => file !== 'README.md' && !linked.has(file))).toEqual([])
   })
 
-  it("repeats docs/ verbatim in the landing page's code (Quick start aside, which is its own)", () => {
+  it("repeats docs/ or a whole file of examples/ verbatim in the landing page's code (Quick start aside, which is its own)", () => {
     const docs = markdownFiles.filter((file) => file !== 'README.md').map((file) => ({ file, text: `\n${read(file)}` }))
+    // The complete snippets: type-checked files (npm run typecheck), each shown whole.
+    const examples = new Map(readdirSync(path.join(root, 'examples')).map((file) => [read(`examples/${file}`), `examples/${file}`]))
     const blocks = [...read('README.md').matchAll(/^## (.+)$|^```\w*\n([\s\S]*?)^```$/gm)]
     let section = ''
     const copies: string[] = []
@@ -125,7 +127,9 @@ describe('docs', () => {
       else if (section !== 'Quick start') copies.push(code)
     }
     expect(copies.length).toBeGreaterThan(0)
-    for (const code of copies) {
+    const shown = copies.map((code) => examples.get(code)).filter((file) => file !== undefined)
+    expect(shown.sort(), 'every file of examples/ is a snippet of README.md').toEqual([...examples.values()].sort())
+    for (const code of copies.filter((code) => !examples.has(code))) {
       expect(
         docs.filter(({ text }) => text.includes(`\n${code}`)).map(({ file }) => file),
         `README.md shows this code, which no file of docs/ (${docs.map(({ file }) => file).join(', ')}) has:\n${code}`,

@@ -7,7 +7,7 @@ import http2 from 'node:http2'
 import net from 'node:net'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { configureKeepalive, keepaliveProcess, keepaliveServer, readKeepalive } from '../lib/index.js'
+import { configureKeepalive, keepaliveProcess, keepaliveServer, readKeepalive, readTcpInfo } from '../lib/index.js'
 import { canRun, closeAll, fdOf, hasCommand, listen, tcpPair, tempDir } from './helpers.js'
 
 afterEach(closeAll)
@@ -153,6 +153,22 @@ describe('not a TCP socket', () => {
     expect(() => configureKeepalive(fd, { idle: 1_000 })).toThrow(
       expect.objectContaining({ code: 'ERR_KEEPALIVE_NOT_TCP', message: `fd ${fd} is not a TCP socket` }),
     )
+    udp.close()
+  })
+
+  it('a UDP socket (dgram.Socket) itself: ERR_KEEPALIVE_NOT_TCP, as docs/api.md says', async () => {
+    const udp = dgram.createSocket('udp4')
+    udp.bind(0, '127.0.0.1')
+    await once(udp, 'listening')
+    const notTcp = expect.objectContaining({
+      code: 'ERR_KEEPALIVE_NOT_TCP',
+      message: 'The socket is a UDP socket (dgram): keepalive is a TCP option',
+    })
+    // A JavaScript caller's mistake: the types accept only TCP sockets and fds.
+    const target = udp as unknown as net.Socket
+    for (const call of [() => configureKeepalive(target, { idle: 1_000 }), () => readKeepalive(target), () => readTcpInfo(target)]) {
+      expect(call).toThrow(notTcp)
+    }
     udp.close()
   })
 

@@ -33,6 +33,12 @@ const support: KeepaliveSupport = keepaliveSupport
 configureKeepalive(socket, { idle: '30s' })
 // @ts-expect-error unknown option
 configureKeepalive(socket, { intervall: 5_000 })
+// @ts-expect-error enable: false takes no probe timing (ERR_INCOMPATIBLE_OPTION_PAIR at run time)
+configureKeepalive(socket, { enable: false, idle: 1_000 })
+configureKeepalive(socket, { enable: false, userTimeout: 20_000 })
+// A boolean from configuration: either shape
+declare const enabled: boolean
+configureKeepalive(socket, { enable: enabled })
 const server: http.Server = keepaliveServer(http.createServer(), (socket) => (socket.remotePort ? options : undefined))
 const agent: http.Agent = keepaliveAgent(new http.Agent(), options)
 const connect: Connector = keepaliveConnector(options, { timeout: 10_000 })
