@@ -28,7 +28,7 @@ export function listenerSettingsOf(server: net.Server): Settings | undefined {
 }
 
 /** Static options of {@link keepaliveServer}: keepalive for every connection, and the box in front of the server. */
-export interface KeepaliveServerOptions extends KeepaliveOptions {
+export type KeepaliveServerOptions = KeepaliveOptions & {
   /**
    * The box in front (a load balancer, a proxy, a NAT): a preset's name (`'aws-alb'`) or `{ idleTimeout, kind }`.
    * An HTTP server's keepAliveTimeout and headersTimeout at or below its idle timeout are raised above it. Behind a
@@ -142,7 +142,7 @@ export function keepaliveServer<S extends net.Server>(server: S, options: Server
       if (box.kind === 'http') keepalive = null
       else {
         const { idle, interval, count, userTimeout } = planKeepalive({ idleTimeout: box.idleTimeout })
-        keepalive = { ...given, idle, interval, count, userTimeout }
+        keepalive = { strict: given.strict, idle, interval, count, userTimeout }
       }
     }
   }
