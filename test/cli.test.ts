@@ -2,6 +2,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { readdirSync, readFileSync } from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { formatDuration } from '../lib/cli/format.js'
@@ -305,7 +306,14 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
   })
 
   describe('an audit', () => {
-    type Row = { local: string; state: string; middlebox?: { forgets: boolean; reason: string }; deadPeer?: { tooLong: boolean } }
+    type Row = {
+      local: string
+      remote: string
+      state: string
+      keepalive: unknown
+      middlebox?: { forgets: boolean; reason: string }
+      deadPeer?: { tooLong: boolean }
+    }
     const audit = (pid: number, ...flags: string[]) => {
       const { code, stdout, stderr } = run(['inspect', String(pid), '--json', ...flags])
       expect({ code, stderr }).toEqual({ code: 0, stderr: '' })
@@ -330,7 +338,7 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
           reason: `${socket.state === 'LISTEN' ? 'connections it accepts are' : 'it is'} forgotten: keepalive off`,
         })
       }
-      expect(kept.audit).toEqual({ idleTimeout: 46_000, middlebox: null, detectWithin: null, forgotten: 5, deadPeerHeldTooLong: 0 })
+      expect(kept.audit).toMatchObject({ idleTimeout: 46_000, middlebox: null, detectWithin: null, forgotten: 5, deadPeerHeldTooLong: 0 })
       expect(audit(pid, '--preset', 'aws-nlb').audit).toMatchObject({
         idleTimeout: 350_000,
         middlebox: expect.stringContaining('AWS Network'),
@@ -369,7 +377,55 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
       )
       expect(stdout).toContain('A middlebox forgetting flows idle 40 s: 4 of 4 connections will be forgotten when idle')
       expect(stdout).toContain('3 of 4 connections would hold a dead peer longer than 1 min.')
-      expect(stdout).toContain(`  tcp-keepalive apply ${pid} idle=20s interval=9s count=3 user-timeout=47s`)
+      // Every socket of this process is flagged: its two listeners' ports select them all.
+      expect(stdout).toContain(
+        `  tcp-keepalive apply ${pid} --port ${[ports.port, ports.v6].sort((a, b) => a - b).join(',')} idle=20s interval=9s count=3 user-timeout=47s`,
+      )
+    })
+
+    it('the fix lines select only flagged sockets, and name those no line can select without one that passes', async () => {
+      const { pid, ports } = await processWithSockets()
+      // The configured client (idle 45 s) passes at 46 s; its accepted end shares both its ports with it.
+      const { audit: result } = audit(pid, '--idle-timeout', '46s')
+      const settings = 'idle=23s interval=11s count=3 user-timeout=56s'
+      expect(result.fix).toEqual([
+        `tcp-keepalive apply ${pid} --port ${[ports.plain, ports.v6].sort((a, b) => a - b).join(',')} ${settings}`,
+        `tcp-keepalive apply ${pid} --listening --port ${ports.port} ${settings}`,
+      ])
+      expect(result.unselectable).toBe(1)
+      expect(run(['inspect', String(pid), '--idle-timeout', '46s']).stdout).toContain(
+        '1 flagged socket share every port with a socket that passes: no apply line selects it alone',
+      )
+    })
+
+    it('a fix line run as printed writes only the flagged sockets and leaves those that pass as they were', async () => {
+      const child = spawn(process.execPath, [path.join(__dirname, 'children', 'audit-fix.cjs')], { stdio: ['ignore', 'pipe', 'inherit'] })
+      children.push(child)
+      const ports = JSON.parse(((await once(child.stdout, 'data')) as [Buffer])[0].toString()) as { configured: number; plain: number }
+      const clients = [ports.configured, ports.configured, ports.plain, ports.plain].map((port) => net.connect(port, '127.0.0.1'))
+      children.push({ kill: () => clients.forEach((client) => client.destroy()) })
+      await Promise.all(clients.map((client) => once(client, 'connect')))
+      const pid = child.pid!
+      const bounds = ['--preset', 'aws-nlb', '--detect-within', '2m']
+      let judged = audit(pid, ...bounds)
+      while (judged.sockets.length < 6) judged = audit(pid, ...bounds) // until the child has accepted all four
+      const flaggedSockets = judged.sockets.filter(
+        (socket) => socket.middlebox!.forgets || (socket.state !== 'LISTEN' && socket.deadPeer!.tooLong),
+      )
+      // The plain listener and its two connections; the configured one (found within 22 s) and its connections pass.
+      expect(flaggedSockets.map((socket) => socket.local).sort()).toEqual(Array(3).fill(`127.0.0.1:${ports.plain}`))
+      const fix = judged.audit.fix as string[]
+      expect(fix).toEqual([`tcp-keepalive apply ${pid} --port ${ports.plain} idle=60s interval=20s count=3 user-timeout=120s`])
+      const args = fix[0].split(' ').slice(1)
+      const dry = JSON.parse(run([...args, '--dry-run', '--json']).stdout) as { sockets: Row[] }
+      const key = (socket: { local: string; remote: string }) => `${socket.local} ${socket.remote}`
+      expect(dry.sockets.map(key).sort()).toEqual(flaggedSockets.map(key).sort())
+      expect(run(args).code).toBe(0)
+      const after = audit(pid, ...bounds)
+      expect(after.audit).toMatchObject({ forgotten: 0, deadPeerHeldTooLong: 0, fix: [] })
+      for (const socket of after.sockets.filter((socket) => socket.local.endsWith(`:${ports.configured}`))) {
+        expect(socket.keepalive).toMatchObject({ enabled: true, idle: 10_000, interval: 3_000, count: 4 })
+      }
     })
 
     it('wrong audit arguments: exit 2 with one line', () => {

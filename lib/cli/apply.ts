@@ -11,12 +11,12 @@ import { type Command, UsageError } from './command.js'
 import { formatDuration, formatTable } from './format.js'
 import {
   borrowingBinding,
-  type ListedSocket,
+  isSelected,
   listTcpSockets,
   parsePid,
-  portOf,
   ProcessError,
   processName,
+  type Selection,
   withBorrowedSocket,
 } from './process-sockets.js'
 
@@ -120,12 +120,11 @@ export const apply: Command = {
     })
     const portSets = [flagPorts.length > 0 ? flagPorts : undefined, parsed.ports].filter((ports) => ports !== undefined)
     const bothOrNeither = values.listening === values.established
-    const states = new Set([
+    const states = [
       ...(bothOrNeither || values.listening ? ['LISTEN'] : []),
       ...(bothOrNeither || values.established ? ['ESTABLISHED'] : []),
-    ])
-    const selected = (socket: ListedSocket) =>
-      states.has(socket.state) && portSets.every((ports) => ports.includes(portOf(socket.local)) || ports.includes(portOf(socket.remote)))
+    ]
+    const selection: Selection = { states, ports: portSets }
 
     const dryRun = values['dry-run']
     const expected = settledSettings(options)
@@ -137,7 +136,7 @@ export const apply: Command = {
     for (const pid of pids) {
       try {
         for (const listed of listTcpSockets(pid, 'apply')) {
-          if (!selected(listed)) {
+          if (!isSelected(listed, selection)) {
             notSelected++
             continue
           }
@@ -167,7 +166,6 @@ export const apply: Command = {
 
     if (values.json) {
       const processes = pids.map((pid) => ({ pid, name: processName(pid) }))
-      const selection = { states: [...states], ports: portSets }
       out.write(
         `${JSON.stringify({ ok, dryRun, options, selection, processes, sockets: rows, notSelected, skipped, failures }, null, 2)}\n`,
       )
@@ -187,9 +185,7 @@ export const apply: Command = {
     ]
     if (dryRun) lines.push('Dry run: nothing was written.')
     if (nothing)
-      lines.push(
-        `No socket matched: only ${[...states].join(' and ')} sockets${portSets.length ? ' on the ports given' : ''} are selected.`,
-      )
+      lines.push(`No socket matched: only ${states.join(' and ')} sockets${portSets.length ? ' on the ports given' : ''} are selected.`)
     if (listeners > 0) {
       lines.push(
         `Listening sockets pass ${dryRun ? 'the' : 'these'} settings to the connections they accept from then on (Linux); connections accepted before keep their own unless listed above.`,

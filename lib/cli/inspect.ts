@@ -13,10 +13,13 @@ import { formatDuration, formatTable } from './format.js'
 import {
   borrowingBinding,
   listTcpSockets,
+  isSelected,
   parsePid,
+  portOf,
   ProcessError,
   type ProcessProblem,
   processName,
+  type Selection,
   TcpTableCache,
   type TcpEntry,
   withBorrowedSocket,
@@ -95,7 +98,7 @@ export const inspect: Command = {
     const { sockets, skipped } = readProcess(pid)
     const audited = sockets.map((socket) => auditSocket(socket, audit))
     if (values.json) {
-      out.write(`${JSON.stringify({ pid, ...auditJson(audit, audited), sockets: audited, skipped }, null, 2)}\n`)
+      out.write(`${JSON.stringify({ pid, ...auditJson(audit, [{ pid, sockets: audited }]), sockets: audited, skipped }, null, 2)}\n`)
       return 0
     }
     if (sockets.length === 0) {
@@ -109,7 +112,7 @@ export const inspect: Command = {
         false,
       )}\n`,
     )
-    out.write(auditSummary(audited, audit, [pid]))
+    out.write(auditSummary([{ pid, sockets: audited }], audit))
     return 0
   },
 }
@@ -162,7 +165,7 @@ async function inspectAll(audit: Audit, json: boolean, out: NodeJS.WritableStrea
   }
   const all = processes.flatMap(({ sockets }) => sockets)
   if (json) {
-    out.write(`${JSON.stringify({ ...auditJson(audit, all), read, processes, unreadable }, null, 2)}\n`)
+    out.write(`${JSON.stringify({ ...auditJson(audit, processes), read, processes, unreadable }, null, 2)}\n`)
     return 0
   }
   const rows = processes.flatMap(({ pid, name, sockets }) => sockets.map((socket) => ({ pid, name, socket })))
@@ -172,13 +175,7 @@ async function inspectAll(audit: Audit, json: boolean, out: NodeJS.WritableStrea
     out.write(`Could not read ${plural(unreadable.length, 'process')}:\n`)
     for (const { pid, name, reason } of unreadable) out.write(`  ${pid} ${name}: ${reason}\n`)
   }
-  out.write(
-    auditSummary(
-      all,
-      audit,
-      processes.filter(({ sockets }) => sockets.some(flagged)).map(({ pid }) => pid),
-    ),
-  )
+  out.write(auditSummary(processes, audit))
   return 0
 }
 
@@ -231,8 +228,10 @@ function auditSocket(socket: InspectedSocket, { idleTimeout, detectWithin }: Aud
   return audited
 }
 
-function auditJson(audit: Audit, sockets: Audited[]) {
+function auditJson(audit: Audit, processes: Array<{ pid: number; sockets: Audited[] }>) {
   if (audit.idleTimeout === undefined && audit.detectWithin === undefined) return {}
+  const sockets = processes.flatMap((entry) => entry.sockets)
+  const { commands, unselectable } = fixCommands(processes, audit)
   return {
     audit: {
       idleTimeout: audit.idleTimeout ?? null,
@@ -240,6 +239,8 @@ function auditJson(audit: Audit, sockets: Audited[]) {
       detectWithin: audit.detectWithin ?? null,
       forgotten: sockets.filter((socket) => socket.middlebox?.forgets).length,
       deadPeerHeldTooLong: sockets.filter((socket) => socket.deadPeer?.tooLong).length,
+      fix: commands,
+      unselectable,
     },
   }
 }
@@ -277,18 +278,65 @@ function flagged(socket: Audited): boolean {
   return socket.middlebox?.forgets === true || (socket.state !== 'LISTEN' && socket.deadPeer?.tooLong === true)
 }
 
-/** Counts of what the audit found, and the apply command that fixes it without a restart (`pids`: the processes with findings). */
-function auditSummary(sockets: Audited[], audit: Audit, pids: number[]): string {
+/**
+ * The apply commands that fix what the audit flagged without a restart, one per
+ * process and selection, each selecting only flagged sockets: a socket that
+ * passes is never written (the plan could weaken it). A flagged socket whose
+ * every port is shared with one that passes cannot be selected alone: counted
+ * in `unselectable`.
+ */
+function fixCommands(processes: Array<{ pid: number; sockets: Audited[] }>, audit: Audit): { commands: string[]; unselectable: number } {
+  const commands: string[] = []
+  let unselectable = 0
+  const { idleTimeout, detectWithin } = audit
+  if (idleTimeout === undefined && detectWithin === undefined) return { commands, unselectable }
+  let settings: string
+  try {
+    const { idle, interval, count, userTimeout } = planKeepalive({ idleTimeout, detectWithin })
+    const s = (ms: number) => `${ms / 1000}s`
+    settings = `idle=${s(idle)} interval=${s(interval)} count=${count} user-timeout=${s(userTimeout)}`
+  } catch {
+    return { commands, unselectable } // No plan fits these bounds ('tcp-keepalive plan' says why): no suggestion.
+  }
+  // apply's own state flags: both (its default), or one.
+  const choices = [
+    { flag: '', states: ['LISTEN', 'ESTABLISHED'] },
+    { flag: ' --listening', states: ['LISTEN'] },
+    { flag: ' --established', states: ['ESTABLISHED'] },
+  ]
+  for (const { pid, sockets } of processes) {
+    const portsByFlag = new Map<string, Set<number>>()
+    for (const socket of sockets.filter(flagged)) {
+      const ports = socket.state === 'LISTEN' ? [portOf(socket.local)] : [portOf(socket.local), portOf(socket.remote)]
+      const onlyFlagged = (selection: Selection) => sockets.every((other) => !isSelected(other, selection) || flagged(other))
+      const fitting = choices
+        .filter(({ states }) => states.includes(socket.state))
+        .flatMap(({ flag, states }) => ports.map((port) => ({ flag, selection: { states, ports: [[port]] } })))
+        .filter(({ selection }) => onlyFlagged(selection))
+      // A port a line already has, rather than one more.
+      const choice = fitting.find(({ flag, selection }) => portsByFlag.get(flag)?.has(selection.ports[0][0])) ?? fitting[0]
+      if (choice === undefined) unselectable++
+      else portsByFlag.set(choice.flag, (portsByFlag.get(choice.flag) ?? new Set()).add(choice.selection.ports[0][0]))
+    }
+    for (const { flag } of choices) {
+      const ports = portsByFlag.get(flag)
+      if (ports) commands.push(`tcp-keepalive apply ${pid}${flag} --port ${[...ports].sort((a, b) => a - b).join(',')} ${settings}`)
+    }
+  }
+  return { commands, unselectable }
+}
+
+/** Counts of what the audit found, and the apply commands that fix it without a restart. */
+function auditSummary(processes: Array<{ pid: number; sockets: Audited[] }>, audit: Audit): string {
   const { idleTimeout, detectWithin, middlebox } = audit
   if (idleTimeout === undefined && detectWithin === undefined) return ''
+  const sockets = processes.flatMap((entry) => entry.sockets)
   const connections = sockets.filter((socket) => socket.state !== 'LISTEN')
   const listeners = sockets.filter((socket) => socket.state === 'LISTEN')
   const lines: string[] = ['']
-  let findings = 0
   if (idleTimeout !== undefined) {
     const forgotten = connections.filter((socket) => socket.middlebox?.forgets).length
     const passing = listeners.filter((socket) => socket.middlebox?.forgets).length
-    findings += forgotten + passing
     lines.push(
       `${middlebox ?? `A middlebox forgetting flows idle ${formatDuration(idleTimeout)}`}: ${forgotten} of ${connections.length} ` +
         `connections will be forgotten when idle (keepalive off, or first probe not before ${formatDuration(idleTimeout)}); ` +
@@ -297,20 +345,19 @@ function auditSummary(sockets: Audited[], audit: Audit, pids: number[]): string 
   }
   if (detectWithin !== undefined) {
     const tooLong = connections.filter((socket) => socket.deadPeer?.tooLong).length
-    findings += tooLong
     lines.push(`${tooLong} of ${connections.length} connections would hold a dead peer longer than ${formatDuration(detectWithin)}.`)
   }
-  if (findings > 0 && pids.length > 0) {
-    try {
-      const { idle, interval, count, userTimeout } = planKeepalive({ idleTimeout, detectWithin })
-      const s = (ms: number) => `${ms / 1000}s`
-      lines.push(
-        `Fix the running sockets without a restart (root, or the processes' user with ptrace rights):`,
-        `  tcp-keepalive apply ${pids.join(' ')} idle=${s(idle)} interval=${s(interval)} count=${count} user-timeout=${s(userTimeout)}`,
-      )
-    } catch {
-      // No plan fits these bounds ('tcp-keepalive plan' says why): no suggestion.
-    }
+  const { commands, unselectable } = fixCommands(processes, audit)
+  if (commands.length > 0) {
+    lines.push(
+      `Fix the flagged sockets without a restart (root, or the processes' user with ptrace rights); each line selects only flagged sockets:`,
+      ...commands.map((command) => `  ${command}`),
+    )
+  }
+  if (unselectable > 0) {
+    lines.push(
+      `${plural(unselectable, 'flagged socket')} share every port with a socket that passes: no apply line selects ${unselectable === 1 ? 'it' : 'them'} alone (fix the program's configuration).`,
+    )
   }
   return `${lines.join('\n')}\n`
 }

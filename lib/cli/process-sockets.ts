@@ -295,6 +295,20 @@ function readTcpTable(pid: number, table: 'tcp' | 'tcp6'): Map<string, TcpEntry>
   return entries
 }
 
+/**
+ * Which sockets `apply` writes, and so which the audit's fix lines may name:
+ * the states asked for, and for each port list one port the socket has (local
+ * or remote). One definition, so a printed fix selects what the audit judged.
+ */
+export interface Selection {
+  states: string[]
+  ports: number[][]
+}
+
+export function isSelected(socket: TcpEntry, { states, ports }: Selection): boolean {
+  return states.includes(socket.state) && ports.every((list) => list.includes(portOf(socket.local)) || list.includes(portOf(socket.remote)))
+}
+
 /** The port of "127.0.0.1:8080" or "[::1]:80". */
 export function portOf(endpoint: string): number {
   return Number(endpoint.slice(endpoint.lastIndexOf(':') + 1))
