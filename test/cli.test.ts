@@ -398,6 +398,27 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
       )
     })
 
+    it('a socket apply leaves alone (CLOSE_WAIT) is not judged: no finding, no fix line, as apply would select nothing', async () => {
+      const server = net.createServer((socket) => socket.destroy()).listen(0, '127.0.0.1')
+      await once(server, 'listening')
+      children.push({ kill: () => server.close() })
+      // The peer closes; the child never does: its end stays in CLOSE_WAIT.
+      const script = `require('node:net').connect({ port: ${(server.address() as net.AddressInfo).port}, host: '127.0.0.1', allowHalfOpen: true }).on('end', () => console.log('closed by peer')); setInterval(() => {}, 60000)`
+      const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+      children.push(child)
+      await once(child.stdout, 'data')
+      const result = audit(child.pid!, '--idle-timeout', '40s', '--detect-within', '1m')
+      expect(result.sockets.map((socket) => socket.state)).toEqual(['CLOSE_WAIT'])
+      expect(result.sockets[0].middlebox).toBeUndefined()
+      expect(result.audit).toMatchObject({ forgotten: 0, deadPeerHeldTooLong: 0, fix: [] })
+      const text = run(['inspect', String(child.pid), '--idle-timeout', '40s', '--detect-within', '1m']).stdout
+      expect(text).toContain('0 of 0 connections will be forgotten when idle')
+      expect(text).toContain('1 socket closing or connecting (not LISTEN or ESTABLISHED): not judged, as apply leaves them alone.')
+      expect(text).toMatch(/ +CLOSE_WAIT .* not judged: CLOSE_WAIT +not judged: CLOSE_WAIT$/m)
+      expect(text).not.toContain('tcp-keepalive apply')
+      expect(run(['apply', String(child.pid), 'idle=20s']).stdout).toContain('No socket matched')
+    })
+
     it('a fix line run as printed writes only the flagged sockets and leaves those that pass as they were', async () => {
       const child = spawn(process.execPath, [path.join(__dirname, 'children', 'audit-fix.cjs')], { stdio: ['ignore', 'pipe', 'inherit'] })
       children.push(child)

@@ -17,6 +17,7 @@ import {
   ProcessError,
   processName,
   type Selection,
+  SETTABLE_STATES,
   withBorrowedSocket,
 } from './process-sockets.js'
 
@@ -120,10 +121,7 @@ export const apply: Command = {
     })
     const portSets = [flagPorts.length > 0 ? flagPorts : undefined, parsed.ports].filter((ports) => ports !== undefined)
     const bothOrNeither = values.listening === values.established
-    const states = [
-      ...(bothOrNeither || values.listening ? ['LISTEN'] : []),
-      ...(bothOrNeither || values.established ? ['ESTABLISHED'] : []),
-    ]
+    const states = SETTABLE_STATES.filter((state) => bothOrNeither || values[state === 'LISTEN' ? 'listening' : 'established'])
     const selection: Selection = { states, ports: portSets }
 
     const dryRun = values['dry-run']

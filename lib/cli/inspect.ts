@@ -20,6 +20,7 @@ import {
   type ProcessProblem,
   processName,
   type Selection,
+  SETTABLE_STATES,
   TcpTableCache,
   type TcpEntry,
   withBorrowedSocket,
@@ -205,6 +206,7 @@ function auditOptions(values: { 'idle-timeout'?: string; preset?: string; 'detec
  */
 function auditSocket(socket: InspectedSocket, { idleTimeout, detectWithin }: Audit): Audited {
   const audited: Audited = { ...socket }
+  if (!SETTABLE_STATES.includes(socket.state)) return audited // apply leaves it alone: nothing to fix, nothing to flag
   const { enabled, idle } = socket.keepalive
   const listening = socket.state === 'LISTEN'
   if (idleTimeout !== undefined) {
@@ -265,9 +267,15 @@ function socketTable(rows: Array<{ pid: number; name?: string; socket: Audited }
       state === 'LISTEN' ? '(inherited by accepted sockets)' : k.enabled ? formatDuration(deadPeerDetection) : 'never',
     ]
     if (withProcess) row.unshift(String(pid), name ?? '')
-    if (socket.middlebox)
-      row.push(`${socket.middlebox.forgets ? 'FORGETS: ' : 'ok: '}${socket.middlebox.reason.replace(/^.*forgotten: /, '')}`)
-    if (socket.deadPeer) row.push(`${socket.deadPeer.tooLong ? 'TOO LONG: ' : 'ok: '}${socket.deadPeer.reason}`)
+    const notJudged = `not judged: ${state}`
+    if (audit.idleTimeout !== undefined)
+      row.push(
+        socket.middlebox
+          ? `${socket.middlebox.forgets ? 'FORGETS: ' : 'ok: '}${socket.middlebox.reason.replace(/^.*forgotten: /, '')}`
+          : notJudged,
+      )
+    if (audit.detectWithin !== undefined)
+      row.push(socket.deadPeer ? `${socket.deadPeer.tooLong ? 'TOO LONG: ' : 'ok: '}${socket.deadPeer.reason}` : notJudged)
     return row
   })
   return formatTable(header, cells)
@@ -331,8 +339,9 @@ function auditSummary(processes: Array<{ pid: number; sockets: Audited[] }>, aud
   const { idleTimeout, detectWithin, middlebox } = audit
   if (idleTimeout === undefined && detectWithin === undefined) return ''
   const sockets = processes.flatMap((entry) => entry.sockets)
-  const connections = sockets.filter((socket) => socket.state !== 'LISTEN')
+  const connections = sockets.filter((socket) => socket.state === 'ESTABLISHED')
   const listeners = sockets.filter((socket) => socket.state === 'LISTEN')
+  const others = sockets.length - connections.length - listeners.length
   const lines: string[] = ['']
   if (idleTimeout !== undefined) {
     const forgotten = connections.filter((socket) => socket.middlebox?.forgets).length
@@ -346,6 +355,9 @@ function auditSummary(processes: Array<{ pid: number; sockets: Audited[] }>, aud
   if (detectWithin !== undefined) {
     const tooLong = connections.filter((socket) => socket.deadPeer?.tooLong).length
     lines.push(`${tooLong} of ${connections.length} connections would hold a dead peer longer than ${formatDuration(detectWithin)}.`)
+  }
+  if (others > 0) {
+    lines.push(`${plural(others, 'socket')} closing or connecting (not LISTEN or ESTABLISHED): not judged, as apply leaves them alone.`)
   }
   const { commands, unselectable } = fixCommands(processes, audit)
   if (commands.length > 0) {

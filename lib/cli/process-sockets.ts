@@ -296,6 +296,13 @@ function readTcpTable(pid: number, table: 'tcp' | 'tcp6'): Map<string, TcpEntry>
 }
 
 /**
+ * The states `apply` writes and the audit judges: listeners (for the
+ * connections they will accept) and open connections. A connection closing
+ * (CLOSE_WAIT, FIN_WAIT...) or still connecting is left alone.
+ */
+export const SETTABLE_STATES: readonly string[] = ['LISTEN', 'ESTABLISHED']
+
+/**
  * Which sockets `apply` writes, and so which the audit's fix lines may name:
  * the states asked for, and for each port list one port the socket has (local
  * or remote). One definition, so a printed fix selects what the audit judged.
