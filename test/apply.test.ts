@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { hasSs, ssKeepaliveTimer } from '../lib/cli/ss.js'
 import { bin, canDropRoot, expectOneLineFailure, nobodysProcess, run, runWithoutPtrace } from './cli-run.js'
 import { canRun, hasCommand } from './helpers.js'
+import { freePort } from './servers.js'
 
 const children: ChildProcess[] = []
 const clients: net.Socket[] = []
@@ -135,7 +136,9 @@ describe.skipIf(!canPython)('tcp-keepalive apply on a python3 process', () => {
       ),
     )
     expect(stdout).toContain(`3 sockets selected of process ${py.pid} (1 listening, 2 connections), 0 not; 3 set, 0 partly`)
-    expect(stdout).toContain('Listening sockets pass these settings to the connections they accept from then on (Linux)')
+    expect(stdout).toContain(
+      "Listening sockets: Linux copies their settings to the connections they accept from then on, unless the program sets its own on each (as redis's tcp-keepalive does): not verified here",
+    )
     expect(stdout).toContain('The settings last until each socket closes: new processes need the preload (TCP_KEEPALIVE)')
   })
 
@@ -289,6 +292,62 @@ describe.skipIf(!canPython)('tcp-keepalive apply on a python3 process', () => {
     expectOneLineFailure(run(['apply', '1', 'idle=30s', '--bogus']), 2, "Unknown option '--bogus'")
   })
 })
+
+describe.skipIf(!onLinux || !canRun('redis-server', hasCommand('redis-server')))('tcp-keepalive apply on redis-server', () => {
+  it('a listener whose program sets keepalive on every accepted socket: no inheritance claimed; inspect shows what they hold', async () => {
+    const [port, dir] = [await freePort(), mkdtempSync(path.join(tmpdir(), 'tcp-keepalive-redis-'))]
+    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+      stdio: 'ignore',
+    })
+    children.push(redis)
+    try {
+      while (!inspectJsonOrNull(redis.pid!)?.some((socket) => socket.state === 'LISTEN'))
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      const applied = run(['apply', String(redis.pid), '--listening', 'idle=20s', 'interval=4s', 'count=3'])
+      expect(applied.code).toBe(0)
+      expect(applied.stdout).toContain('unless the program sets its own on each')
+      expect(applied.stdout).not.toContain('pass these settings')
+
+      const client = net.connect(port, '127.0.0.1')
+      clients.push(client)
+      await once(client, 'connect')
+      // redis's own tcp-keepalive 300 on the accepted socket, per the kernel's timer: not the listener's 20 s.
+      let timer = ssKeepaliveTimer(port, client.localPort!)
+      while (timer === null)
+        timer = await new Promise<number | null>((resolve) => setTimeout(() => resolve(ssKeepaliveTimer(port, client.localPort!)), 20))
+      expect(timer).toBeGreaterThan(280_000)
+      const { code, stdout } = run(['inspect', String(redis.pid), '--idle-timeout', '40s', '--json'])
+      expect(code).toBe(0)
+      const sockets = JSON.parse(stdout).sockets as Array<{
+        state: string
+        local: string
+        keepalive: { idle: number }
+        accepted?: unknown
+        middlebox: unknown
+      }>
+      const listener = sockets.find((socket) => socket.state === 'LISTEN')!
+      expect(listener).toMatchObject({
+        keepalive: { idle: 20_000 },
+        accepted: { open: 1, sameAsListener: 0 },
+        middlebox: { forgets: false, reason: 'not passed on: its 1 accepted socket holds other settings' },
+      })
+      expect(sockets.find((socket) => socket.state === 'ESTABLISHED')).toMatchObject({
+        keepalive: { idle: 300_000 },
+        middlebox: { forgets: true },
+      })
+      expect(run(['inspect', String(redis.pid)]).stdout).toMatch(
+        new RegExp(`LISTEN +127\\.0\\.0\\.1:${port} .*\\(1 of 1 accepted hold other settings\\)$`, 'm'),
+      )
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+function inspectJsonOrNull(pid: number): Array<{ state: string }> | null {
+  const { code, stdout } = run(['inspect', String(pid), '--json'])
+  return code === 0 ? JSON.parse(stdout).sockets : null
+}
 
 describe.skipIf(!onLinux)('tcp-keepalive apply on a process churning sockets', () => {
   it(

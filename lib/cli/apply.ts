@@ -186,7 +186,7 @@ export const apply: Command = {
       lines.push(`No socket matched: only ${states.join(' and ')} sockets${portSets.length ? ' on the ports given' : ''} are selected.`)
     if (listeners > 0) {
       lines.push(
-        `Listening sockets pass ${dryRun ? 'the' : 'these'} settings to the connections they accept from then on (Linux); connections accepted before keep their own unless listed above.`,
+        `Listening sockets: Linux copies their settings to the connections they accept from then on, unless the program sets its own on each (as redis's tcp-keepalive does): not verified here; 'tcp-keepalive inspect ${pids[0]}' compares them once a connection is accepted. Connections accepted before keep their own unless listed above.`,
       )
     }
     if (rows.length > 0 && !dryRun) {

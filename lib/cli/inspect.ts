@@ -56,6 +56,12 @@ export interface InspectedSocket extends TcpEntry {
   fd: number
   keepalive: KeepaliveState
   deadPeerDetection: number | null
+  /**
+   * A listener's accepted connections open in the process, and how many hold
+   * its settings: Linux copies them at accept, but a program may set its own
+   * on each (redis's tcp-keepalive). Inheritance is claimed only where seen.
+   */
+  accepted?: { open: number; sameAsListener: number }
 }
 
 /** One socket's audit verdicts (absent when not asked for). */
@@ -137,7 +143,21 @@ function readProcess(pid: number, cache?: TcpTableCache): { sockets: InspectedSo
     const { fd, state, local, remote } = listed
     sockets.push({ fd, state, local, remote, keepalive, deadPeerDetection: deadPeerDetectionMs(keepalive) })
   }
+  for (const listener of sockets.filter((socket) => socket.state === 'LISTEN')) {
+    const accepted = sockets.filter((socket) => socket.state === 'ESTABLISHED' && acceptedBy(listener, socket))
+    const same = accepted.filter(({ keepalive }) =>
+      (['enabled', 'idle', 'interval', 'count', 'userTimeout'] as const).every((field) => keepalive[field] === listener.keepalive[field]),
+    )
+    listener.accepted = { open: accepted.length, sameAsListener: same.length }
+  }
   return { sockets, skipped }
+}
+
+/** Whether `connection` was accepted by `listener`: its local port, and its address unless the listener's is a wildcard. */
+function acceptedBy(listener: TcpEntry, connection: TcpEntry): boolean {
+  if (portOf(connection.local) !== portOf(listener.local)) return false
+  const address = (endpoint: string) => endpoint.slice(0, endpoint.lastIndexOf(':'))
+  return ['0.0.0.0', '[::]'].includes(address(listener.local)) || address(listener.local) === address(connection.local)
 }
 
 async function inspectAll(audit: Audit, json: boolean, out: NodeJS.WritableStream): Promise<number> {
@@ -209,6 +229,13 @@ function auditSocket(socket: InspectedSocket, { idleTimeout, detectWithin }: Aud
   if (!SETTABLE_STATES.includes(socket.state)) return audited // apply leaves it alone: nothing to fix, nothing to flag
   const { enabled, idle } = socket.keepalive
   const listening = socket.state === 'LISTEN'
+  if (listening && socket.accepted && socket.accepted.open > 0 && socket.accepted.sameAsListener === 0) {
+    // The program sets its own on each accepted socket: the listener's settings reach none; its connections are judged on their rows.
+    const reason = `not passed on: its ${plural(socket.accepted.open, 'accepted socket')} ${socket.accepted.open === 1 ? 'holds' : 'hold'} other settings`
+    if (idleTimeout !== undefined) audited.middlebox = { forgets: false, reason }
+    if (detectWithin !== undefined) audited.deadPeer = { tooLong: false, reason }
+    return audited
+  }
   if (idleTimeout !== undefined) {
     const subject = listening ? 'connections it accepts are' : 'it is'
     if (!enabled) audited.middlebox = { forgets: true, reason: `${subject} forgotten: keepalive off` }
@@ -264,7 +291,7 @@ function socketTable(rows: Array<{ pid: number; name?: string; socket: Audited }
       formatDuration(k.interval),
       String(k.count),
       k.userTimeout === 0 ? 'default' : formatDuration(k.userTimeout),
-      state === 'LISTEN' ? '(inherited by accepted sockets)' : k.enabled ? formatDuration(deadPeerDetection) : 'never',
+      state === 'LISTEN' ? inheritance(socket.accepted) : k.enabled ? formatDuration(deadPeerDetection) : 'never',
     ]
     if (withProcess) row.unshift(String(pid), name ?? '')
     const notJudged = `not judged: ${state}`
@@ -279,6 +306,13 @@ function socketTable(rows: Array<{ pid: number; name?: string; socket: Audited }
     return row
   })
   return formatTable(header, cells)
+}
+
+/** What a listener's accepted connections show of inheritance: only what is open to see. */
+function inheritance(accepted: InspectedSocket['accepted']): string {
+  if (!accepted || accepted.open === 0) return '(accepted sockets: none open to verify)'
+  if (accepted.sameAsListener === accepted.open) return `(inherited: ${accepted.open} of ${accepted.open} accepted hold these)`
+  return `(${accepted.open - accepted.sameAsListener} of ${accepted.open} accepted hold other settings)`
 }
 
 /** Whether the audit found something to fix on this socket. */
