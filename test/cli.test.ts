@@ -8,8 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { formatDuration } from '../lib/cli/format.js'
 import { parseEndpoint } from '../lib/cli/inspect.js'
 import { deadPeerDetectionMs } from '../lib/detection.js'
-import { bin, canDropRoot, expectOneLineFailure, nobodysProcess, root, run, runWithoutPtrace } from './cli-run.js'
-import { canRun, toolPath } from './helpers.js'
+import { bin, canDropRoot, expectOneLineFailure, isRoot, nobodysProcess, root, run, runWithoutPtrace } from './cli-run.js'
+import { canRun, hasCommand, toolPath } from './helpers.js'
 
 describe('tcp-keepalive', () => {
   it('prints usage: exit 0 with --help, 2 without a command or with an unknown one', () => {
@@ -149,6 +149,22 @@ describe('tcp-keepalive doctor', () => {
     expect(stdout).toMatch(/^ {2}skip {2}read back: not possible in fallback mode$/m)
     expect(stdout).toMatch(/^ {2}ok {4}ss timer/m)
   })
+
+  it.skipIf(!canRun('root and unshare (util-linux), for a network namespace', isRoot && hasCommand('unshare')))(
+    "the ss check reads doctor's own connection: not one of ten decoys sharing its client port",
+    () => {
+      for (let run = 0; run < 3; run++) {
+        const child = spawnSync('unshare', ['--net', process.execPath, path.join(__dirname, 'children', 'doctor-decoys.cjs')], {
+          encoding: 'utf8',
+        })
+        expect(child.status, child.stderr).toBe(0)
+        const { decoys, status, stderr, report } = JSON.parse(child.stdout)
+        expect(new Set(decoys)).toEqual(new Set([40000]))
+        expect({ status, stderr }).toEqual({ status: 0, stderr: '' })
+        expect(report.selfTest.find((check: { name: string }) => check.name === 'ss timer')).toMatchObject({ ok: true })
+      }
+    },
+  )
 
   it('rejects unknown options with exit 2', () => {
     expectOneLineFailure(run(['doctor', '--verbose']), 2, "Unknown option '--verbose'")

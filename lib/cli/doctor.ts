@@ -11,7 +11,7 @@ import { runtimeName } from '../fallback.js'
 import { bindingPath } from '../native.js'
 import type { Command } from './command.js'
 import { formatDuration } from './format.js'
-import { hasSs, ssKeepaliveTimer } from './ss.js'
+import { hasSs, ssConnectionKeepaliveTimer } from './ss.js'
 
 const HELP = `Usage: tcp-keepalive doctor [--json]
 
@@ -138,7 +138,7 @@ async function selfTest(): Promise<Check[]> {
     if (process.platform !== 'linux' || !hasSs()) {
       checks.push({ name: 'ss timer', ok: null, detail: 'needs Linux and the ss command (iproute2)' })
     } else {
-      const timer = ssKeepaliveTimer(client.localPort!)
+      const timer = ssConnectionKeepaliveTimer(client)
       const ok = timer !== null && timer <= SELF_TEST.idle! && timer > SELF_TEST.idle! - 10_000
       checks.push({
         name: 'ss timer',
