@@ -9,7 +9,9 @@ import { formatDuration } from '../lib/cli/format.js'
 import { parseEndpoint } from '../lib/cli/inspect.js'
 import { deadPeerDetectionMs } from '../lib/detection.js'
 import { bin, canDropRoot, expectOneLineFailure, isRoot, nobodysProcess, root, run, runWithoutPtrace } from './cli-run.js'
-import { canRun, hasCommand, toolPath } from './helpers.js'
+import { canRun, closeAll, hasCommand, tcpPair, toolPath } from './helpers.js'
+import { parseDuration } from '../lib/environment.js'
+import { configureKeepalive, readKeepalive } from '../lib/index.js'
 
 describe('tcp-keepalive', () => {
   it('prints usage: exit 0 with --help, 2 without a command or with an unknown one', () => {
@@ -580,6 +582,31 @@ describe('tcp-keepalive plan', () => {
       env: { ...process.env, TCP_KEEPALIVE: line },
     })
     expect({ status: preload.status, stderr: preload.stderr }).toEqual({ status: 0, stderr: '' })
+  })
+
+  it.each([
+    [['--idle-timeout', '4s'], { idle: 1_000, interval: 1_000, count: 3, userTimeout: 4_000 }],
+    [['--detect-within', '4s'], { idle: 1_000, interval: 1_000, count: 3, userTimeout: 4_000 }],
+    [['--idle-timeout', '5s', '--count', '4'], { idle: 1_000, interval: 1_000, count: 4, userTimeout: 5_000 }],
+    [['--idle-timeout', '6s', '--count', '5'], { idle: 1_000, interval: 1_000, count: 5, userTimeout: 6_000 }],
+    [['--idle-timeout', '8s', '--count', '5'], { idle: 3_000, interval: 1_000, count: 5, userTimeout: 8_000 }],
+  ])('plan %s: half the bound leaves no room for the probes, an earlier first probe does; the kernel holds it', async (args, options) => {
+    const { code, stdout, stderr } = run(['plan', ...args, '--json'])
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' })
+    const plan = JSON.parse(stdout)
+    expect(plan.options).toEqual(options)
+    const bound = parseDuration(args[1])!
+    const { idle, interval, count } = options
+    if (args[0] === '--idle-timeout') expect(idle + interval * (count - 1)).toBeLessThan(bound)
+    else expect(idle + interval * count).toBeLessThanOrEqual(bound)
+    expect(plan.reasoning[0]).toContain(`earlier than half`)
+    const { client } = await tcpPair()
+    try {
+      configureKeepalive(client, options)
+      expect(readKeepalive(client)).toEqual({ enabled: true, ...options })
+    } finally {
+      closeAll()
+    }
   })
 
   it('--loss: the expected false drops, and the smallest count from 3 up within the budget', () => {
