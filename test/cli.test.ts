@@ -467,6 +467,21 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
       }
     })
 
+    it('bounds no settings meet: no fix line, and the reason why', async () => {
+      const { pid } = await processWithSockets()
+      const { stdout } = run(['inspect', String(pid), '--idle-timeout', '3s'])
+      expect(stdout).toContain(
+        'No fix line: no settings meet these bounds (cannot send 3 probes at least 1 s apart before a middlebox forgets after 3 s: lower the count).',
+      )
+      expect(stdout).not.toContain('tcp-keepalive apply')
+      expect(audit(pid, '--idle-timeout', '3s').audit).toMatchObject({ fix: [], noPlan: expect.stringContaining('cannot send 3 probes') })
+      // 4 s had no fix line before plan found idle 1 s, interval 1 s: now it has one.
+      expect(audit(pid, '--idle-timeout', '4s').audit).toMatchObject({
+        fix: [expect.stringContaining('idle=1s interval=1s count=3')],
+        noPlan: null,
+      })
+    })
+
     it('wrong audit arguments: exit 2 with one line', () => {
       expectOneLineFailure(
         run(['inspect', '1', '--idle-timeout', '350']),

@@ -260,7 +260,7 @@ function auditSocket(socket: InspectedSocket, { idleTimeout, detectWithin }: Aud
 function auditJson(audit: Audit, processes: Array<{ pid: number; sockets: Audited[] }>) {
   if (audit.idleTimeout === undefined && audit.detectWithin === undefined) return {}
   const sockets = processes.flatMap((entry) => entry.sockets)
-  const { commands, unselectable } = fixCommands(processes, audit)
+  const { commands, unselectable, noPlan } = fixCommands(processes, audit)
   return {
     audit: {
       idleTimeout: audit.idleTimeout ?? null,
@@ -270,6 +270,7 @@ function auditJson(audit: Audit, processes: Array<{ pid: number; sockets: Audite
       deadPeerHeldTooLong: sockets.filter((socket) => socket.deadPeer?.tooLong).length,
       fix: commands,
       unselectable,
+      noPlan,
     },
   }
 }
@@ -327,18 +328,22 @@ function flagged(socket: Audited): boolean {
  * every port is shared with one that passes cannot be selected alone: counted
  * in `unselectable`.
  */
-function fixCommands(processes: Array<{ pid: number; sockets: Audited[] }>, audit: Audit): { commands: string[]; unselectable: number } {
+function fixCommands(
+  processes: Array<{ pid: number; sockets: Audited[] }>,
+  audit: Audit,
+): { commands: string[]; unselectable: number; noPlan: string | null } {
   const commands: string[] = []
   let unselectable = 0
   const { idleTimeout, detectWithin } = audit
-  if (idleTimeout === undefined && detectWithin === undefined) return { commands, unselectable }
+  if (idleTimeout === undefined && detectWithin === undefined) return { commands, unselectable, noPlan: null }
   let settings: string
   try {
     const { idle, interval, count, userTimeout } = planKeepalive({ idleTimeout, detectWithin })
     const s = (ms: number) => `${ms / 1000}s`
     settings = `idle=${s(idle)} interval=${s(interval)} count=${count} user-timeout=${s(userTimeout)}`
-  } catch {
-    return { commands, unselectable } // No plan fits these bounds ('tcp-keepalive plan' says why): no suggestion.
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'ERR_KEEPALIVE_PLAN') throw error
+    return { commands, unselectable, noPlan: (error as Error).message } // no settings meet these bounds: said, not suggested
   }
   // apply's own state flags: both (its default), or one.
   const choices = [
@@ -365,7 +370,7 @@ function fixCommands(processes: Array<{ pid: number; sockets: Audited[] }>, audi
       if (ports) commands.push(`tcp-keepalive apply ${pid}${flag} --port ${[...ports].sort((a, b) => a - b).join(',')} ${settings}`)
     }
   }
-  return { commands, unselectable }
+  return { commands, unselectable, noPlan: null }
 }
 
 /** Counts of what the audit found, and the apply commands that fix it without a restart. */
@@ -393,7 +398,8 @@ function auditSummary(processes: Array<{ pid: number; sockets: Audited[] }>, aud
   if (others > 0) {
     lines.push(`${plural(others, 'socket')} closing or connecting (not LISTEN or ESTABLISHED): not judged, as apply leaves them alone.`)
   }
-  const { commands, unselectable } = fixCommands(processes, audit)
+  const { commands, unselectable, noPlan } = fixCommands(processes, audit)
+  if (noPlan !== null && sockets.some(flagged)) lines.push(`No fix line: no settings meet these bounds (${noPlan}).`)
   if (commands.length > 0) {
     lines.push(
       `Fix the flagged sockets without a restart (root, or the processes' user with ptrace rights); each line selects only flagged sockets:`,
