@@ -168,6 +168,47 @@ describe('tcp-keepalive doctor', () => {
     },
   )
 
+  it.skipIf(!canRun('root and unshare (util-linux), for a network namespace', isRoot && hasCommand('unshare')))(
+    'no free ephemeral port: the self-test fails saying so (exit 1), no stack trace',
+    () => {
+      // In a fresh namespace: a one-port ephemeral range, and that port taken by a listener.
+      const script = `require('node:child_process').execFileSync('ip', ['link', 'set', 'lo', 'up'])
+        require('node:fs').writeFileSync('/proc/sys/net/ipv4/ip_local_port_range', '40000 40000')
+        require('node:net').createServer().listen(40000, '127.0.0.1', () => {
+          const doctor = require('node:child_process').spawnSync(process.execPath, [${JSON.stringify(bin)}, 'doctor'], { encoding: 'utf8' })
+          process.stdout.write(JSON.stringify(doctor))
+          process.exit(0)
+        })`
+      const child = spawnSync('unshare', ['--net', process.execPath, '-e', script], { encoding: 'utf8' })
+      expect(child.status, child.stderr).toBe(0)
+      const doctor = JSON.parse(child.stdout) as { status: number; stdout: string; stderr: string }
+      expect({ status: doctor.status, stderr: doctor.stderr }).toEqual({ status: 1, stderr: '' })
+      expect(doctor.stdout).toMatch(/^binding +native, /m)
+      expect(doctor.stdout).toContain(
+        '  FAIL  loopback connection: listen EADDRINUSE: address already in use 127.0.0.1: no free port in the ephemeral range (net.ipv4.ip_local_port_range 40000-40000)',
+      )
+    },
+  )
+
+  it.skipIf(!canRun('root and setpriv (util-linux)', isRoot && hasCommand('setpriv')))(
+    'demo --network as root without CAP_NET_ADMIN or CAP_SYS_ADMIN (a default container): exit 1 naming them',
+    () => {
+      for (const [drop, lacking] of [
+        ['-net_admin,-sys_admin', 'CAP_NET_ADMIN and CAP_SYS_ADMIN'],
+        ['-sys_admin', 'CAP_SYS_ADMIN'],
+      ]) {
+        const result = spawnSync('setpriv', [`--inh-caps=${drop}`, `--bounding-set=${drop}`, process.execPath, bin, 'demo', '--network'], {
+          encoding: 'utf8',
+        })
+        expectOneLineFailure(
+          { code: result.status, stdout: result.stdout, stderr: result.stderr },
+          1,
+          `tcp-keepalive demo: --network: the network lab needs ${lacking} (root in a container lacks them`,
+        )
+      }
+    },
+  )
+
   it('rejects unknown options with exit 2', () => {
     expectOneLineFailure(run(['doctor', '--verbose']), 2, "Unknown option '--verbose'")
   })

@@ -2,6 +2,7 @@
 // (on close, on process exit, on Ctrl-C), and leftovers of a crashed run are
 // swept before new ones are made. Needs root and iproute2.
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 
 /** Every lab namespace is named tka<pid>x<n><role>: the pid tells whether its owner still runs. */
 const NAME = /^tka(\d+)x\d+[a-z]+$/
@@ -17,10 +18,21 @@ export function inNamespace(namespace: string, command: string[], input = ''): s
   return execFileSync('ip', ['netns', 'exec', namespace, ...command], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] })
 }
 
+/** Network namespaces and their mounts need these (capabilities(7) bit numbers). */
+const LAB_CAPABILITIES = { CAP_NET_ADMIN: 12n, CAP_SYS_ADMIN: 21n }
+
 /** Why the lab cannot run here, or null when it can. */
 export function labUnavailableReason(): string | null {
   if (process.platform !== 'linux') return `the network lab needs Linux network namespaces (this is ${process.platform})`
   if (process.getuid?.() !== 0) return 'the network lab needs root (network namespaces, veth, nftables)'
+  // Root in a default container lacks both: `ip netns add` would fail half-way with EPERM.
+  const effective = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]
+  const lacking = Object.entries(LAB_CAPABILITIES)
+    .filter(([, bit]) => effective === undefined || ((BigInt(`0x${effective}`) >> bit) & 1n) === 0n)
+    .map(([name]) => name)
+  if (lacking.length > 0) {
+    return `the network lab needs ${lacking.join(' and ')} (root in a container lacks them: docker run --cap-add NET_ADMIN --cap-add SYS_ADMIN, or --privileged)`
+  }
   for (const [command, args, install] of [
     ['ip', ['-V'], 'iproute2'],
     ['nft', ['--version'], 'nftables'],
