@@ -3,7 +3,7 @@
 // keepalive timers, getsockopt through `inspect`, and strace for what is written.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -215,6 +215,43 @@ describe.skipIf(!canPython)('tcp-keepalive apply on a python3 process', () => {
     expect(result.sockets.every((row) => row.result === 'applied')).toBe(true)
     expectTimer(py.client, py.port, 30_000)
   })
+
+  it.skipIf(!canRun('strace', hasCommand('strace')))(
+    'a process that exits while apply lists its sockets: exit 1 saying it exited, not "No socket matched"',
+    async () => {
+      const py = await pythonProcess()
+      const target = children.at(-1)!
+      const dir = mkdtempSync(path.join(tmpdir(), 'tcp-keepalive-strace-'))
+      const log = path.join(dir, 'openat.log')
+      // strace holds apply's read of the process's TCP table (its second openat on these paths) for 3 s, after its fds were listed.
+      const traced = ['-f', '-qq', '-P', `/proc/${py.pid}/fd`, '-P', `/proc/${py.pid}/net/tcp`, '-e', 'trace=openat']
+      const delayed = ['-e', 'inject=openat:delay_enter=3000000:when=2', '-o', log]
+      const apply = spawn('strace', [...traced, ...delayed, process.execPath, bin, 'apply', String(py.pid), 'idle=30s'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      try {
+        let [stdout, stderr] = ['', '']
+        apply.stdout!.on('data', (chunk: Buffer) => (stdout += chunk))
+        apply.stderr!.on('data', (chunk: Buffer) => (stderr += chunk))
+        const exited = once(apply, 'exit')
+        while (!(existsSync(log) && readFileSync(log, 'utf8').includes(`"/proc/${py.pid}/fd"`))) {
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+        target.kill('SIGKILL')
+        await once(target, 'exit') // reaped: /proc/<pid> is gone
+        const [code] = (await exited) as [number]
+        expect({ code, stderr }).toEqual({
+          code: 1,
+          stderr: `tcp-keepalive apply: process ${py.pid} exited while its sockets were listed\n`,
+        })
+        expect(readFileSync(log, 'utf8')).toContain('(DELAYED)')
+        expect(stdout).not.toContain('No socket matched')
+      } finally {
+        apply.kill()
+        rmSync(dir, { recursive: true, force: true })
+      }
+    },
+  )
 
   it.skipIf(!canDropRoot)("as nobody against root's process: exit 1 naming what is lacking, nothing written", async () => {
     const py = await pythonProcess()

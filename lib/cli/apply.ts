@@ -11,6 +11,7 @@ import { type Command, UsageError } from './command.js'
 import { formatDuration, formatTable } from './format.js'
 import {
   borrowingBinding,
+  hasExited,
   isSelected,
   listTcpSockets,
   parsePid,
@@ -153,6 +154,8 @@ export const apply: Command = {
           rows.push(applied)
           byInode.set(listed.inode, applied)
         }
+        // Its sockets vanished as they were borrowed (skipped as closed): it exited, which is not "no socket matched".
+        if (skipped.closed > 0 && hasExited(pid)) throw new ProcessError('gone', `process ${pid} exited while apply ran`)
       } catch (error) {
         if (!(error instanceof ProcessError)) throw error
         failures.push({ pid, reason: error.message })

@@ -82,7 +82,18 @@ export function listTcpSockets(pid: number, command: string, cache?: TcpTableCac
     const entry = tcp.get(inode)
     if (entry) sockets.push({ fd, inode, ...entry }) // else a Unix, UDP or netlink socket
   }
+  // Exited while listed: its fds and tables vanish one read at a time, which reads as "no sockets".
+  if (hasExited(pid)) throw new ProcessError('gone', `process ${pid} exited while its sockets were listed`)
   return sockets
+}
+
+/** Whether the process is gone or a zombie: it holds no fds any more. */
+export function hasExited(pid: number): boolean {
+  try {
+    return /^State:\s*Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  } catch {
+    return true
+  }
 }
 
 /**
@@ -248,7 +259,7 @@ function socketInodesByFd(pid: number): Map<number, string> {
     names = readdirSync(`/proc/${pid}/fd`)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new ProcessError('gone', `no process with pid ${pid}`)
+    if (code === 'ENOENT') throw new ProcessError('gone', `process ${pid} exited while its sockets were listed`)
     if (code === 'EACCES' || code === 'EPERM') {
       throw new ProcessError('denied', `permission denied: reading /proc/${pid}/fd ${needsPtrace(pid)}`)
     }
