@@ -318,12 +318,27 @@ describe.skipIf(!canPython)('tcp-keepalive apply on a python3 process', () => {
     expect(result.stderr).toBe('tcp-keepalive apply: apply needs the native binding: TCP_KEEPALIVE_FORCE_FALLBACK=1 is set\n')
   })
 
+  it('a pid given twice is one process: no socket "also held by" itself', async () => {
+    const py = await pythonProcess()
+    const result = applyJson([String(py.pid), String(py.pid), 'idle=30s'])
+    expect(result.code).toBe(0)
+    expect(result.sockets).toHaveLength(3)
+    for (const row of result.sockets as Array<Row & { holders: unknown[] }>) expect(row.holders).toEqual([{ pid: py.pid, fd: row.fd }])
+    expect(run(['apply', String(py.pid), String(py.pid), '--established', '--port', String(py.client), 'idle=30s']).stdout).toContain(
+      `2 sockets selected of process ${py.pid} (0 listening, 2 connections)`,
+    )
+    expect(run(['apply', String(py.pid), '--listening', 'idle=30s']).stdout).toContain('(1 listening, 0 connections)')
+  })
+
   it('wrong arguments: exit 2 naming the bad token', () => {
     expectOneLineFailure(run(['apply', 'idle=30s']), 2, 'expected one or more process ids')
     expectOneLineFailure(run(['apply', '1', 'abc']), 2, "'abc' is neither a process id nor a setting (key=value)")
     expectOneLineFailure(run(['apply', '1', 'idle=30x']), 2, "bad token 'idle=30x': a duration is a number with ms, s, m or h")
     expectOneLineFailure(run(['apply', '1', 'idel=30s']), 2, "bad token 'idel=30s': unknown key 'idel'")
-    expectOneLineFailure(run(['apply', '1', 'count=0']), 2, "bad token 'count=0'")
+    expectOneLineFailure(run(['apply', '1', 'count=0']), 2, "bad token 'count=0': count is at least 1")
+    // In the units given, not the API's field and ms.
+    expectOneLineFailure(run(['apply', '1', 'idle=32768s']), 2, /bad token 'idle=32768s': idle is at most 32767s$/m)
+    expectOneLineFailure(run(['apply', '1', 'interval=0s']), 2, /bad token 'interval=0s': interval is more than 0$/m)
     expectOneLineFailure(run(['apply', '1']), 2, 'give the settings to apply, e.g. idle=30s interval=5s count=3')
     expectOneLineFailure(run(['apply', '1', 'idle=30s', '--port', '0']), 2, "--port takes port numbers (1-65535), got '0'")
     expectOneLineFailure(run(['apply', '1', 'idle=30s', '--bogus']), 2, "Unknown option '--bogus'")

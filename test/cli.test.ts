@@ -21,6 +21,16 @@ describe('tcp-keepalive', () => {
     expect(run(['constructor'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^tcp-keepalive: unknown command 'constructor'/) })
   })
 
+  it('a mistyped command: did you mean; an unknown option: one sentence, not parseArgs advice with an unclosed quote', () => {
+    expect(run(['inpsect']).stderr).toMatch(/^tcp-keepalive: unknown command 'inpsect'; did you mean 'inspect'\?\n/)
+    expect(run(['dcotor']).stderr).toMatch(/^tcp-keepalive: unknown command 'dcotor'; did you mean 'doctor'\?\n/)
+    expect(run(['frobnicate']).stderr).toMatch(/^tcp-keepalive: unknown command 'frobnicate'\n/)
+    expect(run(['inspect', '1', '--bogus'])).toMatchObject({
+      code: 2,
+      stderr: "tcp-keepalive inspect: Unknown option '--bogus'\nRun 'tcp-keepalive inspect --help' for usage.\n",
+    })
+  })
+
   it('help and help <command> print usage; --version and -v the version in package.json', () => {
     const { version } = JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }
     expect(run(['help'])).toEqual({ code: 0, stdout: run(['--help']).stdout, stderr: '' })
@@ -268,6 +278,38 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
         'm',
       ),
     )
+  })
+
+  it('--port, --listening and --established select as they do for apply; rows in fd order', async () => {
+    const { pid, ports } = await processWithSockets()
+    const locals = (...flags: string[]) =>
+      (JSON.parse(run(['inspect', String(pid), '--json', ...flags]).stdout).sockets as Array<{ local: string }>)
+        .map(({ local }) => local)
+        .sort()
+    expect(locals('--port', String(ports.plain))).toEqual([`127.0.0.1:${ports.plain}`, `127.0.0.1:${ports.port}`].sort())
+    expect(locals('--listening')).toEqual([`127.0.0.1:${ports.port}`, `[::1]:${ports.v6}`].sort())
+    expect(locals('--established', '--port', `${ports.plain},${ports.configured}`)).toHaveLength(4)
+    expectOneLineFailure(run(['inspect', String(pid), '--port', '0']), 2, "--port takes port numbers (1-65535), got '0'")
+    // Counts in words: one listening socket, not "1 listening sockets".
+    expect(run(['inspect', String(pid), '--port', String(ports.v6), '--idle-timeout', '40s']).stdout).toContain(
+      ': 0 of 0 connections will be forgotten when idle (keepalive off, or first probe not before 40 s); 1 of 1 listening socket pass',
+    )
+    // fds 3 to 16 (python's listeners): in numeric order, not 10, 11, ..., 3.
+    const python = spawn(
+      'python3',
+      [
+        '-c',
+        'import socket, sys, time\ns = [socket.create_server(("127.0.0.1", 0)) for _ in range(14)]\nprint("ok", flush=True)\ntime.sleep(60)',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
+    children.push(python)
+    await once(python.stdout, 'data')
+    const fds = (JSON.parse(run(['inspect', String(python.pid), '--json']).stdout).sockets as Array<{ fd: number }>).map(({ fd }) => fd)
+    expect(fds).toHaveLength(14)
+    expect(fds).toEqual([...fds].sort((a, b) => a - b))
   })
 
   it('wrong arguments: exit 2 with one line', () => {

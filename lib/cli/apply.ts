@@ -15,6 +15,8 @@ import {
   isSelected,
   listTcpSockets,
   parsePid,
+  parseSelection,
+  SELECTION_OPTIONS,
   ProcessError,
   processName,
   type Selection,
@@ -86,9 +88,7 @@ export const apply: Command = {
     const { values, positionals } = parseArgs({
       args: argv,
       options: {
-        port: { type: 'string', multiple: true },
-        listening: { type: 'boolean', default: false },
-        established: { type: 'boolean', default: false },
+        ...SELECTION_OPTIONS,
         'dry-run': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
       },
@@ -98,8 +98,9 @@ export const apply: Command = {
     const settingTokens: string[] = []
     for (const token of positionals) {
       if (token.includes('=')) settingTokens.push(token.replace(/^TCP_KEEPALIVE=/, ''))
-      else if (!Number.isNaN(parsePid(token))) pids.push(parsePid(token))
-      else throw new UsageError(`'${token}' is neither a process id nor a setting (key=value)`)
+      else if (!Number.isNaN(parsePid(token))) {
+        if (!pids.includes(parsePid(token))) pids.push(parsePid(token)) // once: `apply P P` is one process, not two holders
+      } else throw new UsageError(`'${token}' is neither a process id nor a setting (key=value)`)
     }
     if (pids.length === 0) throw new UsageError('expected one or more process ids')
     // Before the settings: their validation would warn about fields a missing binding's fallback cannot set.
@@ -113,16 +114,9 @@ export const apply: Command = {
     }
     if (parsed === null) throw new UsageError('give the settings to apply, e.g. idle=30s interval=5s count=3')
     const { options } = parsed
-    const flagPorts = (values.port ?? []).flatMap((text) => {
-      const ports = text.split(',').map(Number)
-      if (!/^\d+(,\d+)*$/.test(text) || ports.some((port) => port < 1 || port > 65535)) {
-        throw new UsageError(`--port takes port numbers (1-65535), got '${text}'`)
-      }
-      return ports
-    })
-    const portSets = [flagPorts.length > 0 ? flagPorts : undefined, parsed.ports].filter((ports) => ports !== undefined)
-    const bothOrNeither = values.listening === values.established
-    const states = SETTABLE_STATES.filter((state) => bothOrNeither || values[state === 'LISTEN' ? 'listening' : 'established'])
+    const flagged = parseSelection(values, SETTABLE_STATES)
+    const states = flagged.states ?? SETTABLE_STATES
+    const portSets = [...flagged.ports, ...(parsed.ports ? [parsed.ports] : [])]
     const selection: Selection = { states, ports: portSets }
 
     const dryRun = values['dry-run']
@@ -178,7 +172,7 @@ export const apply: Command = {
     const listeners = rows.filter((row) => row.state === 'LISTEN').length
     const of = pids.length === 1 ? `process ${pids[0]}` : `processes ${pids.join(', ')}`
     const lines = [
-      `${plural(rows.length, 'socket')} selected of ${of} (${listeners} listening, ${rows.length - listeners} connections), ${notSelected} not; ` +
+      `${plural(rows.length, 'socket')} selected of ${of} (${listeners} listening, ${plural(rows.length - listeners, 'connection')}), ${notSelected} not; ` +
         (dryRun
           ? `${count('would apply')} would be set`
           : `${count('applied')} set, ${count('partly applied')} partly (an option refused), ${count('failed')} failed`) +

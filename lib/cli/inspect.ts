@@ -15,11 +15,13 @@ import {
   listTcpSockets,
   isSelected,
   parsePid,
+  parseSelection,
   portOf,
   ProcessError,
   type ProcessProblem,
   processName,
   type Selection,
+  SELECTION_OPTIONS,
   SETTABLE_STATES,
   TcpTableCache,
   type TcpEntry,
@@ -30,7 +32,7 @@ export { parseEndpoint } from './process-sockets.js'
 
 const PRESETS = Object.keys(IDLE_TIMEOUT_PRESETS).join(', ')
 
-const HELP = `Usage: tcp-keepalive inspect <pid> | --all [--idle-timeout <d> | --preset <name>] [--detect-within <d>] [--json]
+const HELP = `Usage: tcp-keepalive inspect <pid> | --all [--port <n>] [--listening] [--established] [--idle-timeout <d> | --preset <name>] [--detect-within <d>] [--json]
 
 Lists the TCP sockets of a running process (Linux 5.6+) with their state,
 addresses and the keepalive settings the kernel holds for each. Needs ptrace
@@ -45,6 +47,9 @@ peer longer. Durations take ms, s, m or h (350s, 4m).
 Options:
   --all                Every process you can read, in one table with the process names;
                        those you cannot read are counted and named (exit 0)
+  --port <n>           Only sockets with this local or remote port (repeat, or 80,443), as for apply
+  --listening          Only listening sockets (with --established: both)
+  --established        Only established connections
   --idle-timeout <d>   The middlebox (NAT, firewall, load balancer) forgets idle flows after this
   --preset <name>      A published idle timeout instead: ${PRESETS}
   --detect-within <d>  A dead peer must be found within this
@@ -86,6 +91,7 @@ export const inspect: Command = {
       args: argv,
       options: {
         all: { type: 'boolean', default: false },
+        ...SELECTION_OPTIONS,
         'idle-timeout': { type: 'string' },
         preset: { type: 'string' },
         'detect-within': { type: 'string' },
@@ -94,9 +100,10 @@ export const inspect: Command = {
       allowPositionals: true,
     })
     const audit = auditOptions(values)
+    const selection = parseSelection(values, null)
     if (values.all) {
       if (positionals.length !== 0) throw new UsageError(`--all takes no process id, got '${positionals[0]}'`)
-      return inspectAll(audit, values.json, out)
+      return inspectAll(audit, selection, values.json, out)
     }
     if (positionals.length !== 1) throw new UsageError('expected exactly one process id (or --all)')
     const pid = parsePid(positionals[0])
@@ -104,22 +111,24 @@ export const inspect: Command = {
 
     const { sockets, skipped } = readProcess(pid)
     const audited = sockets.map((socket) => auditSocket(socket, audit))
+    const processes = [{ pid, sockets: audited }]
+    const shown = audited.filter((socket) => isSelected(socket, selection))
     if (values.json) {
-      out.write(`${JSON.stringify({ pid, ...auditJson(audit, [{ pid, sockets: audited }]), sockets: audited, skipped }, null, 2)}\n`)
+      out.write(`${JSON.stringify({ pid, ...auditJson(audit, processes, selection), sockets: shown, skipped }, null, 2)}\n`)
       return 0
     }
-    if (sockets.length === 0) {
-      out.write(`Process ${pid} has no TCP sockets.\n`)
+    if (shown.length === 0) {
+      out.write(`Process ${pid} has no TCP sockets${audited.length > 0 ? ' selected' : ''}.\n`)
       return 0
     }
     out.write(
       `${socketTable(
-        audited.map((socket) => ({ pid, socket })),
+        shown.map((socket) => ({ pid, socket })),
         audit,
         false,
       )}\n`,
     )
-    out.write(auditSummary([{ pid, sockets: audited }], audit))
+    out.write(auditSummary(processes, audit, selection))
     return 0
   },
 }
@@ -160,7 +169,7 @@ function acceptedBy(listener: TcpEntry, connection: TcpEntry): boolean {
   return ['0.0.0.0', '[::]'].includes(address(listener.local)) || address(listener.local) === address(connection.local)
 }
 
-async function inspectAll(audit: Audit, json: boolean, out: NodeJS.WritableStream): Promise<number> {
+async function inspectAll(audit: Audit, selection: Selection, json: boolean, out: NodeJS.WritableStream): Promise<number> {
   borrowingBinding('inspect') // the reason once, rather than once per process
   const processes: Array<{ pid: number; name: string; sockets: Audited[] }> = []
   const unreadable: Array<{ pid: number; name: string; problem: ProcessProblem; reason: string }> = []
@@ -176,7 +185,9 @@ async function inspectAll(audit: Audit, json: boolean, out: NodeJS.WritableStrea
     try {
       const { sockets } = readProcess(pid, cache)
       read++
-      if (sockets.length > 0) processes.push({ pid, name, sockets: sockets.map((socket) => auditSocket(socket, audit)) })
+      if (sockets.some((socket) => isSelected(socket, selection))) {
+        processes.push({ pid, name, sockets: sockets.map((socket) => auditSocket(socket, audit)) })
+      }
     } catch (error) {
       if (!(error instanceof ProcessError)) throw error
       // Exited since /proc was listed, or a zombie: nothing to read, nothing hidden.
@@ -184,19 +195,20 @@ async function inspectAll(audit: Audit, json: boolean, out: NodeJS.WritableStrea
       unreadable.push({ pid, name, problem: error.problem, reason: error.message })
     }
   }
-  const all = processes.flatMap(({ sockets }) => sockets)
+  const shown = processes.map((entry) => ({ ...entry, sockets: entry.sockets.filter((socket) => isSelected(socket, selection)) }))
+  const all = shown.flatMap(({ sockets }) => sockets)
   if (json) {
-    out.write(`${JSON.stringify({ ...auditJson(audit, processes), read, processes, unreadable }, null, 2)}\n`)
+    out.write(`${JSON.stringify({ ...auditJson(audit, processes, selection), read, processes: shown, unreadable }, null, 2)}\n`)
     return 0
   }
-  const rows = processes.flatMap(({ pid, name, sockets }) => sockets.map((socket) => ({ pid, name, socket })))
+  const rows = shown.flatMap(({ pid, name, sockets }) => sockets.map((socket) => ({ pid, name, socket })))
   if (rows.length > 0) out.write(`${socketTable(rows, audit, true)}\n`)
   out.write(`Read ${plural(read, 'process')}, ${processes.length} with TCP sockets (${plural(all.length, 'socket')}).\n`)
   if (unreadable.length > 0) {
     out.write(`Could not read ${plural(unreadable.length, 'process')}:\n`)
     for (const { pid, name, reason } of unreadable) out.write(`  ${pid} ${name}: ${reason}\n`)
   }
-  out.write(auditSummary(processes, audit))
+  out.write(auditSummary(processes, audit, selection))
   return 0
 }
 
@@ -257,10 +269,10 @@ function auditSocket(socket: InspectedSocket, { idleTimeout, detectWithin }: Aud
   return audited
 }
 
-function auditJson(audit: Audit, processes: Array<{ pid: number; sockets: Audited[] }>) {
+function auditJson(audit: Audit, processes: Array<{ pid: number; sockets: Audited[] }>, selection: Selection) {
   if (audit.idleTimeout === undefined && audit.detectWithin === undefined) return {}
-  const sockets = processes.flatMap((entry) => entry.sockets)
-  const { commands, unselectable, noPlan } = fixCommands(processes, audit)
+  const sockets = processes.flatMap((entry) => entry.sockets).filter((socket) => isSelected(socket, selection))
+  const { commands, unselectable, noPlan } = fixCommands(processes, audit, selection)
   return {
     audit: {
       idleTimeout: audit.idleTimeout ?? null,
@@ -331,6 +343,7 @@ function flagged(socket: Audited): boolean {
 function fixCommands(
   processes: Array<{ pid: number; sockets: Audited[] }>,
   audit: Audit,
+  selection: Selection,
 ): { commands: string[]; unselectable: number; noPlan: string | null } {
   const commands: string[] = []
   let unselectable = 0
@@ -351,11 +364,13 @@ function fixCommands(
     { flag: ' --listening', states: ['LISTEN'] },
     { flag: ' --established', states: ['ESTABLISHED'] },
   ]
+  // Flagged and among those asked about: a fix line never reaches a socket outside the user's own selection either.
+  const target = (socket: Audited) => flagged(socket) && isSelected(socket, selection)
   for (const { pid, sockets } of processes) {
     const portsByFlag = new Map<string, Set<number>>()
-    for (const socket of sockets.filter(flagged)) {
+    for (const socket of sockets.filter(target)) {
       const ports = socket.state === 'LISTEN' ? [portOf(socket.local)] : [portOf(socket.local), portOf(socket.remote)]
-      const onlyFlagged = (selection: Selection) => sockets.every((other) => !isSelected(other, selection) || flagged(other))
+      const onlyFlagged = (line: Selection) => sockets.every((other) => !isSelected(other, line) || target(other))
       const fitting = choices
         .filter(({ states }) => states.includes(socket.state))
         .flatMap(({ flag, states }) => ports.map((port) => ({ flag, selection: { states, ports: [[port]] } })))
@@ -374,10 +389,10 @@ function fixCommands(
 }
 
 /** Counts of what the audit found, and the apply commands that fix it without a restart. */
-function auditSummary(processes: Array<{ pid: number; sockets: Audited[] }>, audit: Audit): string {
+function auditSummary(processes: Array<{ pid: number; sockets: Audited[] }>, audit: Audit, selection: Selection): string {
   const { idleTimeout, detectWithin, middlebox } = audit
   if (idleTimeout === undefined && detectWithin === undefined) return ''
-  const sockets = processes.flatMap((entry) => entry.sockets)
+  const sockets = processes.flatMap((entry) => entry.sockets).filter((socket) => isSelected(socket, selection))
   const connections = sockets.filter((socket) => socket.state === 'ESTABLISHED')
   const listeners = sockets.filter((socket) => socket.state === 'LISTEN')
   const others = sockets.length - connections.length - listeners.length
@@ -386,19 +401,21 @@ function auditSummary(processes: Array<{ pid: number; sockets: Audited[] }>, aud
     const forgotten = connections.filter((socket) => socket.middlebox?.forgets).length
     const passing = listeners.filter((socket) => socket.middlebox?.forgets).length
     lines.push(
-      `${middlebox ?? `A middlebox forgetting flows idle ${formatDuration(idleTimeout)}`}: ${forgotten} of ${connections.length} ` +
-        `connections will be forgotten when idle (keepalive off, or first probe not before ${formatDuration(idleTimeout)}); ` +
-        `${passing} of ${listeners.length} listening sockets pass such settings to the connections they accept.`,
+      `${middlebox ?? `A middlebox forgetting flows idle ${formatDuration(idleTimeout)}`}: ${forgotten} of ${plural(connections.length, 'connection')} ` +
+        `will be forgotten when idle (keepalive off, or first probe not before ${formatDuration(idleTimeout)}); ` +
+        `${passing} of ${plural(listeners.length, 'listening socket')} pass such settings to the connections they accept.`,
     )
   }
   if (detectWithin !== undefined) {
     const tooLong = connections.filter((socket) => socket.deadPeer?.tooLong).length
-    lines.push(`${tooLong} of ${connections.length} connections would hold a dead peer longer than ${formatDuration(detectWithin)}.`)
+    lines.push(
+      `${tooLong} of ${plural(connections.length, 'connection')} would hold a dead peer longer than ${formatDuration(detectWithin)}.`,
+    )
   }
   if (others > 0) {
     lines.push(`${plural(others, 'socket')} closing or connecting (not LISTEN or ESTABLISHED): not judged, as apply leaves them alone.`)
   }
-  const { commands, unselectable, noPlan } = fixCommands(processes, audit)
+  const { commands, unselectable, noPlan } = fixCommands(processes, audit, selection)
   if (noPlan !== null && sockets.some(flagged)) lines.push(`No fix line: no settings meet these bounds (${noPlan}).`)
   if (commands.length > 0) {
     lines.push(

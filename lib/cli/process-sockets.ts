@@ -7,7 +7,7 @@ import { constants, endianness } from 'node:os'
 import { getSystemErrorName } from 'node:util'
 import { loadBinding } from '../native.js'
 import { tcpStateName } from '../tcp-states.js'
-import { CommandError } from './command.js'
+import { CommandError, UsageError } from './command.js'
 
 export interface TcpEntry {
   state: string
@@ -266,7 +266,7 @@ function socketInodesByFd(pid: number): Map<number, string> {
     throw error
   }
   const sockets = new Map<number, string>()
-  for (const name of names) {
+  for (const name of names.sort((a, b) => Number(a) - Number(b))) {
     let link: string
     try {
       link = readlinkSync(`/proc/${pid}/fd/${name}`)
@@ -319,12 +319,46 @@ export const SETTABLE_STATES: readonly string[] = ['LISTEN', 'ESTABLISHED']
  * or remote). One definition, so a printed fix selects what the audit judged.
  */
 export interface Selection {
-  states: string[]
+  /** null: any state. */
+  states: readonly string[] | null
   ports: number[][]
 }
 
+/** The selection flags every command that takes sockets shares: --port (repeat, or 80,443), --listening, --established. */
+export const SELECTION_OPTIONS = {
+  port: { type: 'string', multiple: true },
+  listening: { type: 'boolean', default: false },
+  established: { type: 'boolean', default: false },
+} as const
+
+/**
+ * The selection the flags ask for: --listening and --established narrow to
+ * those states (both or neither: `states`, the command's default), each
+ * --port adds its ports to one list. Throws UsageError naming a bad port.
+ */
+export function parseSelection(
+  values: { port?: string[]; listening?: boolean; established?: boolean },
+  states: readonly string[] | null,
+): Selection {
+  const ports = (values.port ?? []).flatMap((text) => {
+    const list = text.split(',').map(Number)
+    if (!/^\d+(,\d+)*$/.test(text) || list.some((port) => port < 1 || port > 65535)) {
+      throw new UsageError(`--port takes port numbers (1-65535), got '${text}'`)
+    }
+    return list
+  })
+  const narrowed = values.listening !== values.established
+  return {
+    states: narrowed ? [values.listening ? 'LISTEN' : 'ESTABLISHED'] : states,
+    ports: ports.length > 0 ? [ports] : [],
+  }
+}
+
 export function isSelected(socket: TcpEntry, { states, ports }: Selection): boolean {
-  return states.includes(socket.state) && ports.every((list) => list.includes(portOf(socket.local)) || list.includes(portOf(socket.remote)))
+  return (
+    (states === null || states.includes(socket.state)) &&
+    ports.every((list) => list.includes(portOf(socket.local)) || list.includes(portOf(socket.remote)))
+  )
 }
 
 /** The port of "127.0.0.1:8080" or "[::1]:80". */
