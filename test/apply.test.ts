@@ -318,6 +318,35 @@ describe.skipIf(!canPython)('tcp-keepalive apply on a python3 process', () => {
     expect(result.stderr).toBe('tcp-keepalive apply: apply needs the native binding: TCP_KEEPALIVE_FORCE_FALLBACK=1 is set\n')
   })
 
+  it.runIf(canRun('root, to unshare a network namespace', process.getuid?.() === 0))(
+    'sockets a process opened before it moved to another network namespace: listed by inspect, set by apply --port',
+    async () => {
+      const child = spawn('python3', [path.join(__dirname, 'children', 'setns-sockets.py')], { stdio: ['ignore', 'pipe', 'inherit'] })
+      children.push(child)
+      const ports = JSON.parse(((await once(child.stdout!, 'data')) as [Buffer])[0].toString()) as Record<
+        'first' | 'client' | 'later',
+        number
+      >
+      const pid = child.pid!
+      expect(
+        inspectJson(pid)
+          .map(({ state, local }) => `${state} ${local}`)
+          .sort(),
+      ).toEqual(
+        [
+          `LISTEN 127.0.0.1:${ports.first}`,
+          `ESTABLISHED 127.0.0.1:${ports.client}`,
+          `ESTABLISHED 127.0.0.1:${ports.first}`,
+          `LISTEN 0.0.0.0:${ports.later}`,
+        ].sort(),
+      )
+      const result = applyJson([String(pid), '--port', String(ports.first), 'idle=30s'])
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' })
+      expect(result.sockets).toHaveLength(3)
+      expectTimer(ports.client, ports.first, 30_000) // ss, in this (the first) namespace
+    },
+  )
+
   it('a pid given twice is one process: no socket "also held by" itself', async () => {
     const py = await pythonProcess()
     const result = applyJson([String(py.pid), String(py.pid), 'idle=30s'])

@@ -77,9 +77,11 @@ export function listTcpSockets(pid: number, command: string, cache?: TcpTableCac
   let tcp = cache?.get(pid) ?? readTcpTables(pid)
   // A socket newer than a cached table: read the table again, once.
   if (cache && [...inodes.values()].some((inode) => !tcp.has(inode))) tcp = cache.refresh(pid)
+  // /proc/<pid>/net is the namespace the process is in now: a socket it opened before a setns is in another one.
+  const elsewhere = [...inodes.values()].some((inode) => !tcp.has(inode)) ? (cache ?? new TcpTableCache()).everyNamespace() : undefined
   const sockets: ListedSocket[] = []
   for (const [fd, inode] of inodes) {
-    const entry = tcp.get(inode)
+    const entry = tcp.get(inode) ?? elsewhere?.get(inode)
     if (entry) sockets.push({ fd, inode, ...entry }) // else a Unix, UDP or netlink socket
   }
   // Exited while listed: its fds and tables vanish one read at a time, which reads as "no sockets".
@@ -115,6 +117,22 @@ export class TcpTableCache {
     const namespace = networkNamespace(pid)
     if (namespace !== null) this.tables.set(namespace, table)
     return table
+  }
+
+  private all: Map<string, TcpEntry> | undefined
+
+  /** The TCP sockets of every network namespace a process is in (read through one process each), once per cache. */
+  everyNamespace(): Map<string, TcpEntry> {
+    if (this.all) return this.all
+    this.all = new Map()
+    const seen = new Set<string>()
+    for (const name of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+      const namespace = networkNamespace(Number(name))
+      if (namespace === null || seen.has(namespace)) continue
+      seen.add(namespace)
+      for (const [inode, entry] of this.tables.get(namespace) ?? readTcpTables(Number(name))) this.all.set(inode, entry)
+    }
+    return this.all
   }
 }
 
