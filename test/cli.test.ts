@@ -395,6 +395,20 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
     )
   })
 
+  it('a live process whose main thread exited (pthread_exit): not called a zombie, by its pid, a thread id or --all', async () => {
+    const child = spawn('python3', [path.join(__dirname, 'children', 'main-thread-exit.py')], { stdio: ['ignore', 'pipe', 'inherit'] })
+    children.push(child)
+    await once(child.stdout, 'data')
+    const pid = child.pid!
+    while (!/^State:\s*Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'))) await new Promise((resolve) => setTimeout(resolve, 10))
+    const thread = readdirSync(`/proc/${pid}/task`).find((tid) => tid !== String(pid))!
+    const reason = `process ${pid} runs, but its main thread exited (pthread_exit); its sockets are held by its thread ${thread} and cannot be borrowed`
+    expectOneLineFailure(run(['inspect', String(pid)]), 1, reason)
+    expectOneLineFailure(run(['inspect', thread]), 1, reason)
+    const { unreadable } = JSON.parse(run(['inspect', '--all', '--json']).stdout)
+    expect(unreadable.find((entry: { pid: number }) => entry.pid === pid)).toMatchObject({ problem: 'main thread exited' })
+  })
+
   it.skipIf(!canDropRoot)('root without CAP_SYS_PTRACE (a container default): exit 1 saying what is needed, not "no sockets"', async () => {
     // Another user's process: root without the capability can list its fds but not read where they point.
     const target = await nobodysProcess()
