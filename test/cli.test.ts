@@ -84,7 +84,7 @@ describe('tcp-keepalive demo', () => {
   })
 
   it('--json: the kernel values, an armed ss timer per enabled row, and detection times derived from them', () => {
-    const { code, stdout } = run(['demo', '--json', '--idle', '20000', '--count', '4', '--user-timeout', '30000'])
+    const { code, stdout } = run(['demo', '--json', '--idle', '20s', '--count', '4', '--user-timeout', '30000ms'])
     expect(code).toBe(0)
     const { support, rows } = JSON.parse(stdout)
     expect(support.native).toBe(true)
@@ -106,10 +106,14 @@ describe('tcp-keepalive demo', () => {
 
   it('rejects bad arguments with exit 2 and a one-line reason, no stack trace', () => {
     for (const [args, reason] of [
-      [['demo', '--idle', 'abc'], "--idle must be a number, got 'abc'"],
-      [['demo', '--idle=-5'], 'The value of "options.idle" is out of range'],
-      [['demo', '--count', '1.5'], 'It must be an integer >= 1 && <= 127. Received 1.5'],
-      [['demo', '--idle', '1e-323'], 'and not so small that it rounds to 0. Received 1e-323'],
+      [['demo', '--idle', 'abc'], "--idle takes a duration with ms, s, m or h (e.g. 30s), got 'abc'"],
+      // One duration grammar for every command: no bare ms, no hex or exponent, no silent rounding of a unitless 0.5.
+      [['demo', '--idle', '30000'], "--idle takes a duration with ms, s, m or h (e.g. 30s), got '30000'"],
+      [['demo', '--idle', '0x7530'], "--idle takes a duration with ms, s, m or h (e.g. 30s), got '0x7530'"],
+      [['demo', '--idle', '3e4'], "--idle takes a duration with ms, s, m or h (e.g. 30s), got '3e4'"],
+      [['demo', '--interval', '0.5'], "--interval takes a duration with ms, s, m or h (e.g. 30s), got '0.5'"],
+      [['demo', '--idle=-5s'], "--idle takes a duration with ms, s, m or h (e.g. 30s), got '-5s'"],
+      [['demo', '--count', '1.5'], "--count takes a whole number of probes, got '1.5'"],
       [['demo', '--bogus'], "Unknown option '--bogus'"],
     ] as const) {
       const { code, stderr } = run([...args])
@@ -572,6 +576,7 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
       )
       expect(stdout).not.toContain('tcp-keepalive apply')
       expect(audit(pid, '--idle-timeout', '3s').audit).toMatchObject({ fix: [], noPlan: expect.stringContaining('cannot send 3 probes') })
+      expect(audit(pid, '--idle-timeout', '1s').audit).toMatchObject({ fix: [], noPlan: 'a plan takes bounds of at least 2s' })
       // 4 s had no fix line before plan found idle 1 s, interval 1 s: now it has one.
       expect(audit(pid, '--idle-timeout', '4s').audit).toMatchObject({
         fix: [expect.stringContaining('idle=1s interval=1s count=3')],
@@ -669,6 +674,9 @@ describe('tcp-keepalive plan', () => {
       "--idle-timeout takes a duration with ms, s, m or h (e.g. 350s), got '350'",
     )
     expectOneLineFailure(run(['plan', '--preset', 'aws']), 2, "unknown preset 'aws'")
+    // In the flag's words and units, not the API's field in ms.
+    expectOneLineFailure(run(['plan', '--idle-timeout', '0s']), 2, /tcp-keepalive plan: --idle-timeout is at least 2s \(.*\), got '0s'$/m)
+    expectOneLineFailure(run(['plan', '--detect-within', '1999ms']), 2, /--detect-within is at least 2s .*, got '1999ms'$/m)
     expectOneLineFailure(run(['plan', '--detect-within', '3s', '--count', '5']), 2, 'cannot find a dead peer within 3 s')
     expectOneLineFailure(run(['plan', '--detect-within', '1m', '--count', 'x']), 2, "--count takes a whole number of probes, got 'x'")
     // A full-width digit is not a digit to parse: the message shows the text given, not NaN.

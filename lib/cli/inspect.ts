@@ -355,7 +355,10 @@ function fixCommands(
     const s = (ms: number) => `${ms / 1000}s`
     settings = `idle=${s(idle)} interval=${s(interval)} count=${count} user-timeout=${s(userTimeout)}`
   } catch (error) {
-    if ((error as { code?: unknown }).code !== 'ERR_KEEPALIVE_PLAN') throw error
+    const code = (error as { code?: unknown }).code
+    // Below planKeepalive's 2 s floor (ERR_OUT_OF_RANGE) is said in the flags' words, as plan says it.
+    if (code === 'ERR_OUT_OF_RANGE') return { commands, unselectable, noPlan: 'a plan takes bounds of at least 2s' }
+    if (code !== 'ERR_KEEPALIVE_PLAN') throw error
     return { commands, unselectable, noPlan: (error as Error).message } // no settings meet these bounds: said, not suggested
   }
   // apply's own state flags: both (its default), or one.
