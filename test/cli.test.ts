@@ -513,7 +513,7 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
       ])
       expect(result.unselectable).toBe(1)
       expect(run(['inspect', String(pid), '--idle-timeout', '46s']).stdout).toContain(
-        '1 flagged socket share every port with a socket that passes: no apply line selects it alone',
+        '1 flagged socket shares every port with a socket that passes: no apply line selects it alone',
       )
     })
 

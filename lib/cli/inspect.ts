@@ -363,7 +363,7 @@ function fixCommands(
   }
   // apply's own state flags: both (its default), or one.
   const choices = [
-    { flag: '', states: ['LISTEN', 'ESTABLISHED'] },
+    { flag: '', states: SETTABLE_STATES },
     { flag: ' --listening', states: ['LISTEN'] },
     { flag: ' --established', states: ['ESTABLISHED'] },
   ]
@@ -428,7 +428,7 @@ function auditSummary(processes: Array<{ pid: number; sockets: Audited[] }>, aud
   }
   if (unselectable > 0) {
     lines.push(
-      `${plural(unselectable, 'flagged socket')} share every port with a socket that passes: no apply line selects ${unselectable === 1 ? 'it' : 'them'} alone (fix the program's configuration).`,
+      `${plural(unselectable, 'flagged socket')} ${unselectable === 1 ? 'shares' : 'share'} every port with a socket that passes: no apply line selects ${unselectable === 1 ? 'it' : 'them'} alone (fix the program's configuration).`,
     )
   }
   return `${lines.join('\n')}\n`
