@@ -1,6 +1,6 @@
 // The TCP_KEEPALIVE variable of the zero-code preload, written as an operator
 // writes it: "idle=30s interval=5s count=3 user-timeout=40s ports=5432,6379".
-import { settledSettings } from './keepalive.js'
+import { keepaliveSupport, settledSettings } from './keepalive.js'
 import type { KeepaliveOptions } from './options.js'
 
 export const VARIABLE = 'TCP_KEEPALIVE'
@@ -36,7 +36,7 @@ export function parseSettings(text: string): ProcessSettings | null {
   let ports: number[] | undefined
   const seen = new Set<string>()
   for (const token of tokens) {
-    const bad = (why: string) => new SettingError(`${VARIABLE}: bad token '${token}': ${why}`)
+    const bad = (why: string) => new SettingError(`${VARIABLE}: bad token ${shown(token)}: ${why}`)
     const equals = token.indexOf('=')
     if (equals <= 0) throw bad(`expected key=value, with keys ${KNOWN}`)
     const [key, value] = [token.slice(0, equals), token.slice(equals + 1)]
@@ -50,7 +50,12 @@ export function parseSettings(text: string): ProcessSettings | null {
       try {
         settledSettings({ [field]: number })
       } catch (error) {
-        throw bad((error as Error).message)
+        const range = keepaliveSupport.ranges[field]
+        // In the units the user wrote (30s, count=3), not the API's field name and ms.
+        if (range === undefined || (error as { code?: unknown }).code !== 'ERR_OUT_OF_RANGE') throw bad((error as Error).message)
+        const limit = (ms: number) => (key === 'count' ? String(ms) : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`)
+        if (number > range.max) throw bad(`${key} is at most ${limit(range.max)}`)
+        throw bad(key !== 'count' && range.min <= 1 ? `${key} is more than 0` : `${key} is at least ${limit(range.min)}`)
       }
       options[field] = number
     } else if (key === 'ports') {
@@ -62,6 +67,13 @@ export function parseSettings(text: string): ProcessSettings | null {
       throw bad(`unknown key '${key}'; known keys are ${KNOWN}`)
     }
   }
-  if (Object.keys(options).length === 0) throw new SettingError(`${VARIABLE}: '${text.trim()}' sets no keepalive field (${KNOWN})`)
+  if (Object.keys(options).length === 0) throw new SettingError(`${VARIABLE}: ${shown(text.trim())} sets no keepalive field (${KNOWN})`)
   return { options, ports }
+}
+
+/** Text the user gave, quoted for one line of stderr: control characters escaped, at most 60 characters shown. */
+function shown(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const escaped = (part: string) => part.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+  return text.length <= 60 ? `'${escaped(text)}'` : `'${escaped(text.slice(0, 60))}...' (${text.length} characters)`
 }

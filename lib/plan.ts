@@ -97,8 +97,9 @@ function planError(message: string): Error {
 
 /**
  * Plans keepalive settings:
- * - with an idle timeout T, the first probe goes out at T/2 and every probe of a
- *   lost sequence still before T: idle + interval x (count - 1) < T;
+ * - with an idle timeout T, the first probe goes out at T/2 (earlier where `count`
+ *   probes 1 s apart do not fit after that) and every probe of a lost sequence
+ *   still before T: idle + interval x (count - 1) < T;
  * - with a detection bound D, idle + interval x count <= D;
  * - with a loss rate, count is chosen (unless given) so the expected false drops
  *   of `connections` stay within `falseDropsPerYear` (see {@link FalseDrops});
@@ -138,7 +139,7 @@ export function planKeepalive(request: PlanRequest): KeepalivePlan {
   // Whole seconds from 1 s to the largest idle and interval every platform takes.
   const wholeSeconds = (ms: number) => Math.min(MAX_SECONDS, Math.max(1, Math.floor(ms / SECOND))) * SECOND
   const halves = [idleTimeout, detectWithin].filter((bound) => bound !== undefined).map((bound) => wholeSeconds(bound / 2))
-  const idle = Math.min(...halves)
+  let idle = Math.min(...halves)
 
   // The count: given, the default, or the smallest from 3 up within the false-drop budget.
   const budgetFor = (count: number) => {
@@ -156,6 +157,15 @@ export function planKeepalive(request: PlanRequest): KeepalivePlan {
       )
     }
   }
+
+  // Half a bound leaves no room for `count` probes 1 s apart before it: an earlier first probe may (idle 1 s,
+  // interval 1 s, count 3 fit 4 s). Not where the count was chosen for this idle's false drops.
+  const roomy = [
+    idleTimeout === undefined ? Infinity : Math.floor((idleTimeout - (count - 1) * SECOND - 1) / SECOND) * SECOND,
+    detectWithin === undefined ? Infinity : Math.floor((detectWithin - count * SECOND) / SECOND) * SECOND,
+  ]
+  const lowered = (loss === undefined || request.count !== undefined) && Math.min(...roomy) >= SECOND && Math.min(...roomy) < idle
+  if (lowered) idle = Math.min(...roomy)
 
   const intervals: number[] = []
   // Every probe of a lost sequence before the middlebox forgets: idle + interval x (count - 1) < T.
@@ -186,13 +196,13 @@ export function planKeepalive(request: PlanRequest): KeepalivePlan {
 
   if (idleTimeout !== undefined) {
     reasoning.push(
-      `The middlebox forgets a flow idle ${seconds(idleTimeout)}: the first probe goes out by half of that (idle ${seconds(idle)}${idle === MAX_SECONDS * SECOND ? ', the largest the kernel takes' : ''}), ` +
+      `The middlebox forgets a flow idle ${seconds(idleTimeout)}: the first probe goes out ${lowered ? `earlier than half of that, so ${count} probes 1 s apart fit` : 'by half of that'} (idle ${seconds(idle)}${idle === MAX_SECONDS * SECOND ? ', the largest the kernel takes' : ''}), ` +
         `and should probes be lost the last of ${count} still goes out before it forgets ` +
         `(idle + interval x ${count - 1} = ${seconds(idle + interval * (count - 1))} < ${seconds(idleTimeout)}).`,
     )
   } else {
     reasoning.push(
-      `No middlebox timeout given: the first probe goes out at half the detection bound (idle ${seconds(idle)}${idle === MAX_SECONDS * SECOND ? ', the largest the kernel takes' : ''}).`,
+      `No middlebox timeout given: the first probe goes out ${lowered ? `earlier than half the detection bound, so ${count} probes 1 s apart fit` : 'at half the detection bound'} (idle ${seconds(idle)}${idle === MAX_SECONDS * SECOND ? ', the largest the kernel takes' : ''}).`,
     )
   }
   if (detectWithin !== undefined) {

@@ -2,13 +2,16 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { readdirSync, readFileSync } from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { formatDuration } from '../lib/cli/format.js'
 import { parseEndpoint } from '../lib/cli/inspect.js'
 import { deadPeerDetectionMs } from '../lib/detection.js'
-import { bin, canDropRoot, expectOneLineFailure, nobodysProcess, root, run, runWithoutPtrace } from './cli-run.js'
-import { canRun, toolPath } from './helpers.js'
+import { bin, canDropRoot, expectOneLineFailure, isRoot, nobodysProcess, root, run, runWithoutPtrace } from './cli-run.js'
+import { canRun, closeAll, hasCommand, tcpPair, toolPath } from './helpers.js'
+import { parseDuration } from '../lib/environment.js'
+import { configureKeepalive, readKeepalive } from '../lib/index.js'
 
 describe('tcp-keepalive', () => {
   it('prints usage: exit 0 with --help, 2 without a command or with an unknown one', () => {
@@ -16,6 +19,16 @@ describe('tcp-keepalive', () => {
     expect(run([])).toMatchObject({ code: 2, stderr: expect.stringContaining('Usage: tcp-keepalive <command>') })
     expect(run(['frobnicate'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^tcp-keepalive: unknown command 'frobnicate'/) })
     expect(run(['constructor'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^tcp-keepalive: unknown command 'constructor'/) })
+  })
+
+  it('a mistyped command: did you mean; an unknown option: one sentence, not parseArgs advice with an unclosed quote', () => {
+    expect(run(['inpsect']).stderr).toMatch(/^tcp-keepalive: unknown command 'inpsect'; did you mean 'inspect'\?\n/)
+    expect(run(['dcotor']).stderr).toMatch(/^tcp-keepalive: unknown command 'dcotor'; did you mean 'doctor'\?\n/)
+    expect(run(['frobnicate']).stderr).toMatch(/^tcp-keepalive: unknown command 'frobnicate'\n/)
+    expect(run(['inspect', '1', '--bogus'])).toMatchObject({
+      code: 2,
+      stderr: "tcp-keepalive inspect: Unknown option '--bogus'\nRun 'tcp-keepalive inspect --help' for usage.\n",
+    })
   })
 
   it('help and help <command> print usage; --version and -v the version in package.json', () => {
@@ -71,7 +84,7 @@ describe('tcp-keepalive demo', () => {
   })
 
   it('--json: the kernel values, an armed ss timer per enabled row, and detection times derived from them', () => {
-    const { code, stdout } = run(['demo', '--json', '--idle', '20000', '--count', '4', '--user-timeout', '30000'])
+    const { code, stdout } = run(['demo', '--json', '--idle', '20s', '--count', '4', '--user-timeout', '30000ms'])
     expect(code).toBe(0)
     const { support, rows } = JSON.parse(stdout)
     expect(support.native).toBe(true)
@@ -93,10 +106,14 @@ describe('tcp-keepalive demo', () => {
 
   it('rejects bad arguments with exit 2 and a one-line reason, no stack trace', () => {
     for (const [args, reason] of [
-      [['demo', '--idle', 'abc'], "--idle must be a number, got 'abc'"],
-      [['demo', '--idle=-5'], 'The value of "options.idle" is out of range'],
-      [['demo', '--count', '1.5'], 'It must be an integer >= 1 && <= 127. Received 1.5'],
-      [['demo', '--idle', '1e-323'], 'and not so small that it rounds to 0. Received 1e-323'],
+      [['demo', '--idle', 'abc'], "--idle takes a duration with ms, s, m or h (e.g. 30s), got 'abc'"],
+      // One duration grammar for every command: no bare ms, no hex or exponent, no silent rounding of a unitless 0.5.
+      [['demo', '--idle', '30000'], "--idle takes a duration with ms, s, m or h (e.g. 30s), got '30000'"],
+      [['demo', '--idle', '0x7530'], "--idle takes a duration with ms, s, m or h (e.g. 30s), got '0x7530'"],
+      [['demo', '--idle', '3e4'], "--idle takes a duration with ms, s, m or h (e.g. 30s), got '3e4'"],
+      [['demo', '--interval', '0.5'], "--interval takes a duration with ms, s, m or h (e.g. 30s), got '0.5'"],
+      [['demo', '--idle=-5s'], "--idle takes a duration with ms, s, m or h (e.g. 30s), got '-5s'"],
+      [['demo', '--count', '1.5'], "--count takes a whole number of probes, got '1.5'"],
       [['demo', '--bogus'], "Unknown option '--bogus'"],
     ] as const) {
       const { code, stderr } = run([...args])
@@ -148,6 +165,63 @@ describe('tcp-keepalive doctor', () => {
     expect(stdout).toMatch(/^ {2}skip {2}read back: not possible in fallback mode$/m)
     expect(stdout).toMatch(/^ {2}ok {4}ss timer/m)
   })
+
+  it.skipIf(!canRun('root and unshare (util-linux), for a network namespace', isRoot && hasCommand('unshare')))(
+    "the ss check reads doctor's own connection: not one of ten decoys sharing its client port",
+    () => {
+      for (let run = 0; run < 3; run++) {
+        const child = spawnSync('unshare', ['--net', process.execPath, path.join(__dirname, 'children', 'doctor-decoys.cjs')], {
+          encoding: 'utf8',
+        })
+        expect(child.status, child.stderr).toBe(0)
+        const { decoys, status, stderr, report } = JSON.parse(child.stdout)
+        expect(new Set(decoys)).toEqual(new Set([40000]))
+        expect({ status, stderr }).toEqual({ status: 0, stderr: '' })
+        expect(report.selfTest.find((check: { name: string }) => check.name === 'ss timer')).toMatchObject({ ok: true })
+      }
+    },
+  )
+
+  it.skipIf(!canRun('root and unshare (util-linux), for a network namespace', isRoot && hasCommand('unshare')))(
+    'no free ephemeral port: the self-test fails saying so (exit 1), no stack trace',
+    () => {
+      // In a fresh namespace: a one-port ephemeral range, and that port taken by a listener.
+      const script = `require('node:child_process').execFileSync('ip', ['link', 'set', 'lo', 'up'])
+        require('node:fs').writeFileSync('/proc/sys/net/ipv4/ip_local_port_range', '40000 40000')
+        require('node:net').createServer().listen(40000, '127.0.0.1', () => {
+          const doctor = require('node:child_process').spawnSync(process.execPath, [${JSON.stringify(bin)}, 'doctor'], { encoding: 'utf8' })
+          process.stdout.write(JSON.stringify(doctor))
+          process.exit(0)
+        })`
+      const child = spawnSync('unshare', ['--net', process.execPath, '-e', script], { encoding: 'utf8' })
+      expect(child.status, child.stderr).toBe(0)
+      const doctor = JSON.parse(child.stdout) as { status: number; stdout: string; stderr: string }
+      expect({ status: doctor.status, stderr: doctor.stderr }).toEqual({ status: 1, stderr: '' })
+      expect(doctor.stdout).toMatch(/^binding +native, /m)
+      expect(doctor.stdout).toContain(
+        '  FAIL  loopback connection: listen EADDRINUSE: address already in use 127.0.0.1: no free port in the ephemeral range (net.ipv4.ip_local_port_range 40000-40000)',
+      )
+    },
+  )
+
+  it.skipIf(!canRun('root and setpriv (util-linux)', isRoot && hasCommand('setpriv')))(
+    'demo --network as root without CAP_NET_ADMIN or CAP_SYS_ADMIN (a default container): exit 1 naming them',
+    () => {
+      for (const [drop, lacking] of [
+        ['-net_admin,-sys_admin', 'CAP_NET_ADMIN and CAP_SYS_ADMIN'],
+        ['-sys_admin', 'CAP_SYS_ADMIN'],
+      ]) {
+        const result = spawnSync('setpriv', [`--inh-caps=${drop}`, `--bounding-set=${drop}`, process.execPath, bin, 'demo', '--network'], {
+          encoding: 'utf8',
+        })
+        expectOneLineFailure(
+          { code: result.status, stdout: result.stdout, stderr: result.stderr },
+          1,
+          `tcp-keepalive demo: --network: the network lab needs ${lacking} (root in a container lacks them`,
+        )
+      }
+    },
+  )
 
   it('rejects unknown options with exit 2', () => {
     expectOneLineFailure(run(['doctor', '--verbose']), 2, "Unknown option '--verbose'")
@@ -208,6 +282,38 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
         'm',
       ),
     )
+  })
+
+  it('--port, --listening and --established select as they do for apply; rows in fd order', async () => {
+    const { pid, ports } = await processWithSockets()
+    const locals = (...flags: string[]) =>
+      (JSON.parse(run(['inspect', String(pid), '--json', ...flags]).stdout).sockets as Array<{ local: string }>)
+        .map(({ local }) => local)
+        .sort()
+    expect(locals('--port', String(ports.plain))).toEqual([`127.0.0.1:${ports.plain}`, `127.0.0.1:${ports.port}`].sort())
+    expect(locals('--listening')).toEqual([`127.0.0.1:${ports.port}`, `[::1]:${ports.v6}`].sort())
+    expect(locals('--established', '--port', `${ports.plain},${ports.configured}`)).toHaveLength(4)
+    expectOneLineFailure(run(['inspect', String(pid), '--port', '0']), 2, "--port takes port numbers (1-65535), got '0'")
+    // Counts in words: one listening socket, not "1 listening sockets".
+    expect(run(['inspect', String(pid), '--port', String(ports.v6), '--idle-timeout', '40s']).stdout).toContain(
+      ': 0 of 0 connections will be forgotten when idle (keepalive off, or first probe not before 40 s); 1 of 1 listening socket pass',
+    )
+    // fds 3 to 16 (python's listeners): in numeric order, not 10, 11, ..., 3.
+    const python = spawn(
+      'python3',
+      [
+        '-c',
+        'import socket, sys, time\ns = [socket.create_server(("127.0.0.1", 0)) for _ in range(14)]\nprint("ok", flush=True)\ntime.sleep(60)',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
+    children.push(python)
+    await once(python.stdout, 'data')
+    const fds = (JSON.parse(run(['inspect', String(python.pid), '--json']).stdout).sockets as Array<{ fd: number }>).map(({ fd }) => fd)
+    expect(fds).toHaveLength(14)
+    expect(fds).toEqual([...fds].sort((a, b) => a - b))
   })
 
   it('wrong arguments: exit 2 with one line', () => {
@@ -293,6 +399,20 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
     )
   })
 
+  it('a live process whose main thread exited (pthread_exit): not called a zombie, by its pid, a thread id or --all', async () => {
+    const child = spawn('python3', [path.join(__dirname, 'children', 'main-thread-exit.py')], { stdio: ['ignore', 'pipe', 'inherit'] })
+    children.push(child)
+    await once(child.stdout, 'data')
+    const pid = child.pid!
+    while (!/^State:\s*Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'))) await new Promise((resolve) => setTimeout(resolve, 10))
+    const thread = readdirSync(`/proc/${pid}/task`).find((tid) => tid !== String(pid))!
+    const reason = `process ${pid} runs, but its main thread exited (pthread_exit); its sockets are held by its thread ${thread} and cannot be borrowed`
+    expectOneLineFailure(run(['inspect', String(pid)]), 1, reason)
+    expectOneLineFailure(run(['inspect', thread]), 1, reason)
+    const { unreadable } = JSON.parse(run(['inspect', '--all', '--json']).stdout)
+    expect(unreadable.find((entry: { pid: number }) => entry.pid === pid)).toMatchObject({ problem: 'main thread exited' })
+  })
+
   it.skipIf(!canDropRoot)('root without CAP_SYS_PTRACE (a container default): exit 1 saying what is needed, not "no sockets"', async () => {
     // Another user's process: root without the capability can list its fds but not read where they point.
     const target = await nobodysProcess()
@@ -305,7 +425,14 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
   })
 
   describe('an audit', () => {
-    type Row = { local: string; state: string; middlebox?: { forgets: boolean; reason: string }; deadPeer?: { tooLong: boolean } }
+    type Row = {
+      local: string
+      remote: string
+      state: string
+      keepalive: unknown
+      middlebox?: { forgets: boolean; reason: string }
+      deadPeer?: { tooLong: boolean }
+    }
     const audit = (pid: number, ...flags: string[]) => {
       const { code, stdout, stderr } = run(['inspect', String(pid), '--json', ...flags])
       expect({ code, stderr }).toEqual({ code: 0, stderr: '' })
@@ -330,7 +457,7 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
           reason: `${socket.state === 'LISTEN' ? 'connections it accepts are' : 'it is'} forgotten: keepalive off`,
         })
       }
-      expect(kept.audit).toEqual({ idleTimeout: 46_000, middlebox: null, detectWithin: null, forgotten: 5, deadPeerHeldTooLong: 0 })
+      expect(kept.audit).toMatchObject({ idleTimeout: 46_000, middlebox: null, detectWithin: null, forgotten: 5, deadPeerHeldTooLong: 0 })
       expect(audit(pid, '--preset', 'aws-nlb').audit).toMatchObject({
         idleTimeout: 350_000,
         middlebox: expect.stringContaining('AWS Network'),
@@ -369,7 +496,92 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
       )
       expect(stdout).toContain('A middlebox forgetting flows idle 40 s: 4 of 4 connections will be forgotten when idle')
       expect(stdout).toContain('3 of 4 connections would hold a dead peer longer than 1 min.')
-      expect(stdout).toContain(`  tcp-keepalive apply ${pid} idle=20s interval=9s count=3 user-timeout=47s`)
+      // Every socket of this process is flagged: its two listeners' ports select them all.
+      expect(stdout).toContain(
+        `  tcp-keepalive apply ${pid} --port ${[ports.port, ports.v6].sort((a, b) => a - b).join(',')} idle=20s interval=9s count=3 user-timeout=47s`,
+      )
+    })
+
+    it('the fix lines select only flagged sockets, and name those no line can select without one that passes', async () => {
+      const { pid, ports } = await processWithSockets()
+      // The configured client (idle 45 s) passes at 46 s; its accepted end shares both its ports with it.
+      const { audit: result } = audit(pid, '--idle-timeout', '46s')
+      const settings = 'idle=23s interval=11s count=3 user-timeout=56s'
+      expect(result.fix).toEqual([
+        `tcp-keepalive apply ${pid} --port ${[ports.plain, ports.v6].sort((a, b) => a - b).join(',')} ${settings}`,
+        `tcp-keepalive apply ${pid} --listening --port ${ports.port} ${settings}`,
+      ])
+      expect(result.unselectable).toBe(1)
+      expect(run(['inspect', String(pid), '--idle-timeout', '46s']).stdout).toContain(
+        '1 flagged socket shares every port with a socket that passes: no apply line selects it alone',
+      )
+    })
+
+    it('a socket apply leaves alone (CLOSE_WAIT) is not judged: no finding, no fix line, as apply would select nothing', async () => {
+      const server = net.createServer((socket) => socket.destroy()).listen(0, '127.0.0.1')
+      await once(server, 'listening')
+      children.push({ kill: () => server.close() })
+      // The peer closes; the child never does: its end stays in CLOSE_WAIT.
+      const script = `require('node:net').connect({ port: ${(server.address() as net.AddressInfo).port}, host: '127.0.0.1', allowHalfOpen: true }).on('end', () => console.log('closed by peer')); setInterval(() => {}, 60000)`
+      const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+      children.push(child)
+      await once(child.stdout, 'data')
+      const result = audit(child.pid!, '--idle-timeout', '40s', '--detect-within', '1m')
+      expect(result.sockets.map((socket) => socket.state)).toEqual(['CLOSE_WAIT'])
+      expect(result.sockets[0].middlebox).toBeUndefined()
+      expect(result.audit).toMatchObject({ forgotten: 0, deadPeerHeldTooLong: 0, fix: [] })
+      const text = run(['inspect', String(child.pid), '--idle-timeout', '40s', '--detect-within', '1m']).stdout
+      expect(text).toContain('0 of 0 connections will be forgotten when idle')
+      expect(text).toContain('1 socket closing or connecting (not LISTEN or ESTABLISHED): not judged, as apply leaves them alone.')
+      expect(text).toMatch(/ +CLOSE_WAIT .* not judged: CLOSE_WAIT +not judged: CLOSE_WAIT$/m)
+      expect(text).not.toContain('tcp-keepalive apply')
+      expect(run(['apply', String(child.pid), 'idle=20s']).stdout).toContain('No socket matched')
+    })
+
+    it('a fix line run as printed writes only the flagged sockets and leaves those that pass as they were', async () => {
+      const child = spawn(process.execPath, [path.join(__dirname, 'children', 'audit-fix.cjs')], { stdio: ['ignore', 'pipe', 'inherit'] })
+      children.push(child)
+      const ports = JSON.parse(((await once(child.stdout, 'data')) as [Buffer])[0].toString()) as { configured: number; plain: number }
+      const clients = [ports.configured, ports.configured, ports.plain, ports.plain].map((port) => net.connect(port, '127.0.0.1'))
+      children.push({ kill: () => clients.forEach((client) => client.destroy()) })
+      await Promise.all(clients.map((client) => once(client, 'connect')))
+      const pid = child.pid!
+      const bounds = ['--preset', 'aws-nlb', '--detect-within', '2m']
+      let judged = audit(pid, ...bounds)
+      while (judged.sockets.length < 6) judged = audit(pid, ...bounds) // until the child has accepted all four
+      const flaggedSockets = judged.sockets.filter(
+        (socket) => socket.middlebox!.forgets || (socket.state !== 'LISTEN' && socket.deadPeer!.tooLong),
+      )
+      // The plain listener and its two connections; the configured one (found within 22 s) and its connections pass.
+      expect(flaggedSockets.map((socket) => socket.local).sort()).toEqual(Array(3).fill(`127.0.0.1:${ports.plain}`))
+      const fix = judged.audit.fix as string[]
+      expect(fix).toEqual([`tcp-keepalive apply ${pid} --port ${ports.plain} idle=60s interval=20s count=3 user-timeout=120s`])
+      const args = fix[0].split(' ').slice(1)
+      const dry = JSON.parse(run([...args, '--dry-run', '--json']).stdout) as { sockets: Row[] }
+      const key = (socket: { local: string; remote: string }) => `${socket.local} ${socket.remote}`
+      expect(dry.sockets.map(key).sort()).toEqual(flaggedSockets.map(key).sort())
+      expect(run(args).code).toBe(0)
+      const after = audit(pid, ...bounds)
+      expect(after.audit).toMatchObject({ forgotten: 0, deadPeerHeldTooLong: 0, fix: [] })
+      for (const socket of after.sockets.filter((socket) => socket.local.endsWith(`:${ports.configured}`))) {
+        expect(socket.keepalive).toMatchObject({ enabled: true, idle: 10_000, interval: 3_000, count: 4 })
+      }
+    })
+
+    it('bounds no settings meet: no fix line, and the reason why', async () => {
+      const { pid } = await processWithSockets()
+      const { stdout } = run(['inspect', String(pid), '--idle-timeout', '3s'])
+      expect(stdout).toContain(
+        'No fix line: no settings meet these bounds (cannot send 3 probes at least 1 s apart before a middlebox forgets after 3 s: lower the count).',
+      )
+      expect(stdout).not.toContain('tcp-keepalive apply')
+      expect(audit(pid, '--idle-timeout', '3s').audit).toMatchObject({ fix: [], noPlan: expect.stringContaining('cannot send 3 probes') })
+      expect(audit(pid, '--idle-timeout', '1s').audit).toMatchObject({ fix: [], noPlan: 'a plan takes bounds of at least 2s' })
+      // 4 s had no fix line before plan found idle 1 s, interval 1 s: now it has one.
+      expect(audit(pid, '--idle-timeout', '4s').audit).toMatchObject({
+        fix: [expect.stringContaining('idle=1s interval=1s count=3')],
+        noPlan: null,
+      })
     })
 
     it('wrong audit arguments: exit 2 with one line', () => {
@@ -462,6 +674,9 @@ describe('tcp-keepalive plan', () => {
       "--idle-timeout takes a duration with ms, s, m or h (e.g. 350s), got '350'",
     )
     expectOneLineFailure(run(['plan', '--preset', 'aws']), 2, "unknown preset 'aws'")
+    // In the flag's words and units, not the API's field in ms.
+    expectOneLineFailure(run(['plan', '--idle-timeout', '0s']), 2, /tcp-keepalive plan: --idle-timeout is at least 2s \(.*\), got '0s'$/m)
+    expectOneLineFailure(run(['plan', '--detect-within', '1999ms']), 2, /--detect-within is at least 2s .*, got '1999ms'$/m)
     expectOneLineFailure(run(['plan', '--detect-within', '3s', '--count', '5']), 2, 'cannot find a dead peer within 3 s')
     expectOneLineFailure(run(['plan', '--detect-within', '1m', '--count', 'x']), 2, "--count takes a whole number of probes, got 'x'")
     // A full-width digit is not a digit to parse: the message shows the text given, not NaN.
@@ -487,6 +702,31 @@ describe('tcp-keepalive plan', () => {
       env: { ...process.env, TCP_KEEPALIVE: line },
     })
     expect({ status: preload.status, stderr: preload.stderr }).toEqual({ status: 0, stderr: '' })
+  })
+
+  it.each([
+    [['--idle-timeout', '4s'], { idle: 1_000, interval: 1_000, count: 3, userTimeout: 4_000 }],
+    [['--detect-within', '4s'], { idle: 1_000, interval: 1_000, count: 3, userTimeout: 4_000 }],
+    [['--idle-timeout', '5s', '--count', '4'], { idle: 1_000, interval: 1_000, count: 4, userTimeout: 5_000 }],
+    [['--idle-timeout', '6s', '--count', '5'], { idle: 1_000, interval: 1_000, count: 5, userTimeout: 6_000 }],
+    [['--idle-timeout', '8s', '--count', '5'], { idle: 3_000, interval: 1_000, count: 5, userTimeout: 8_000 }],
+  ])('plan %s: half the bound leaves no room for the probes, an earlier first probe does; the kernel holds it', async (args, options) => {
+    const { code, stdout, stderr } = run(['plan', ...args, '--json'])
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' })
+    const plan = JSON.parse(stdout)
+    expect(plan.options).toEqual(options)
+    const bound = parseDuration(args[1])!
+    const { idle, interval, count } = options
+    if (args[0] === '--idle-timeout') expect(idle + interval * (count - 1)).toBeLessThan(bound)
+    else expect(idle + interval * count).toBeLessThanOrEqual(bound)
+    expect(plan.reasoning[0]).toContain(`earlier than half`)
+    const { client } = await tcpPair()
+    try {
+      configureKeepalive(client, options)
+      expect(readKeepalive(client)).toEqual({ enabled: true, ...options })
+    } finally {
+      closeAll()
+    }
   })
 
   it('--loss: the expected false drops, and the smallest count from 3 up within the budget', () => {

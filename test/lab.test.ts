@@ -3,7 +3,8 @@
 // CI=true it must run. Measured times are printed with each scenario.
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { formatTable } from '../lib/cli/format.js'
@@ -23,7 +24,8 @@ import { hungPeerDataScenario, hungPeerIdleScenario } from '../lib/lab/hung-peer
 import { lossyLinkScenario } from '../lib/lab/lossy-link.js'
 import { perHopScenario } from '../lib/lab/per-hop.js'
 import { falseDropModel } from '../lib/plan.js'
-import { canRun } from './helpers.js'
+import { canRun, hasCommand } from './helpers.js'
+import { nginxUnavailableReason } from '../lib/lab/nginx.js'
 
 const unavailable = labUnavailableReason()
 const runs = canRun(`the network lab: ${unavailable}`, unavailable === null)
@@ -269,28 +271,85 @@ describe.skipIf(!runs)(`network lab${runs ? '' : ` (skipped: ${unavailable})`}`,
       expect(labNamespacesOf(process.pid)).toEqual([])
     })
 
-    it("sweeps an earlier crashed run's namespaces", () => {
+    const pidNamespace = /\d+/.exec(readlinkSync('/proc/self/ns/pid'))![0]
+
+    it("sweeps an earlier crashed run's namespaces: its pid gone, or reused by another process", () => {
       const dead = spawnSync(process.execPath, ['-e', '0']).pid! // a pid that no longer runs
-      const leftover = `tka${dead}x1c`
-      ip('netns', 'add', leftover)
+      // Named as a run of this PID namespace names them: pid, start time, PID namespace.
+      const leftovers = [`tka${dead}x1x${pidNamespace}x1c`, `tka${process.pid}x1x${pidNamespace}x1c`] // this pid, another start time
+      for (const leftover of leftovers) ip('netns', 'add', leftover)
       const lab = new Lab()
+      expect(labNamespacesOf(process.pid)).toHaveLength(3) // its own, not the leftover with its pid
       lab.close()
       expect(labNamespacesOf(dead)).toEqual([])
+      expect(labNamespacesOf(process.pid)).toEqual([])
     })
 
-    it('tears down on Ctrl-C', { timeout: 20_000 }, async () => {
-      const script = `
+    const labScript = `
         const { Lab } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'lab', 'lab.js'))})
         new Lab()
         console.log('up')
         setInterval(() => {}, 1000)`
-      const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
-      await once(child.stdout, 'data')
-      expect(labNamespacesOf(child.pid!).length).toBe(3)
-      child.kill('SIGINT')
-      const [code, signal] = await once(child, 'exit')
-      expect(signal ?? code).toBe('SIGINT')
-      expect(labNamespacesOf(child.pid!)).toEqual([])
-    })
+
+    it.each(['SIGINT', 'SIGTERM', 'SIGHUP'] as const)(
+      'tears down on %s (Ctrl-C, kill, a dropped ssh session)',
+      { timeout: 20_000 },
+      async (name) => {
+        const child = spawn(process.execPath, ['-e', labScript], { stdio: ['ignore', 'pipe', 'inherit'] })
+        await once(child.stdout, 'data')
+        expect(labNamespacesOf(child.pid!).length).toBe(3)
+        child.kill(name)
+        const [code, signal] = await once(child, 'exit')
+        expect(signal ?? code).toBe(name)
+        expect(labNamespacesOf(child.pid!)).toEqual([])
+      },
+    )
+
+    it.runIf(canRun('unshare (util-linux), for a PID namespace', hasCommand('unshare')))(
+      "a run in another PID namespace (it cannot see this run's pid) leaves this run's namespaces alone",
+      { timeout: 20_000 },
+      async () => {
+        const child = spawn(process.execPath, ['-e', labScript], { stdio: ['ignore', 'pipe', 'inherit'] })
+        try {
+          await once(child.stdout, 'data')
+          const held = labNamespacesOf(child.pid!)
+          expect(held).toHaveLength(3)
+          // Another run, in a new PID namespace sharing /run/netns: it makes and closes its own lab, sweeping first.
+          const other = `const { Lab } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'lab', 'lab.js'))}); new Lab().close()`
+          const result = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, '-e', other], { encoding: 'utf8' })
+          expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' })
+          expect(labNamespacesOf(child.pid!)).toEqual(held)
+        } finally {
+          child.kill('SIGINT')
+          await once(child, 'exit')
+        }
+        expect(labNamespacesOf(child.pid!)).toEqual([])
+      },
+    )
+
+    it.runIf(canRun(`nginx: ${nginxUnavailableReason()}`, nginxUnavailableReason() === null))(
+      'Ctrl-C during the nginx scenario removes its temp dir (config, pid file), not only the namespaces',
+      { timeout: 30_000 },
+      async () => {
+        // Its own TMPDIR: another run's nginx scenario may be in /tmp at the same time.
+        const own = mkdtempSync(path.join(tmpdir(), 'tcp-keepalive-lab-test-'))
+        chmodSync(own, 0o755) // nginx's workers run as nobody
+        try {
+          const script = `require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'lab', 'nginx.js'))}).nginxScenario().run()`
+          const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore', env: { ...process.env, TMPDIR: own } })
+          while (!readdirSync(own).some((name) => name.startsWith('tcp-keepalive-nginx-'))) {
+            await new Promise((resolve) => setTimeout(resolve, 20))
+          }
+          await new Promise((resolve) => setTimeout(resolve, 500)) // nginx started from it
+          child.kill('SIGINT')
+          const [code, signal] = await once(child, 'exit')
+          expect(signal ?? code).toBe('SIGINT')
+          expect(readdirSync(own)).toEqual([])
+          expect(labNamespacesOf(child.pid!)).toEqual([])
+        } finally {
+          rmSync(own, { recursive: true, force: true })
+        }
+      },
+    )
   })
 })

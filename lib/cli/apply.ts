@@ -11,12 +11,16 @@ import { type Command, UsageError } from './command.js'
 import { formatDuration, formatTable } from './format.js'
 import {
   borrowingBinding,
-  type ListedSocket,
+  hasExited,
+  isSelected,
   listTcpSockets,
   parsePid,
-  portOf,
+  parseSelection,
+  SELECTION_OPTIONS,
   ProcessError,
   processName,
+  type Selection,
+  SETTABLE_STATES,
   withBorrowedSocket,
 } from './process-sockets.js'
 
@@ -84,9 +88,7 @@ export const apply: Command = {
     const { values, positionals } = parseArgs({
       args: argv,
       options: {
-        port: { type: 'string', multiple: true },
-        listening: { type: 'boolean', default: false },
-        established: { type: 'boolean', default: false },
+        ...SELECTION_OPTIONS,
         'dry-run': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
       },
@@ -96,8 +98,9 @@ export const apply: Command = {
     const settingTokens: string[] = []
     for (const token of positionals) {
       if (token.includes('=')) settingTokens.push(token.replace(/^TCP_KEEPALIVE=/, ''))
-      else if (!Number.isNaN(parsePid(token))) pids.push(parsePid(token))
-      else throw new UsageError(`'${token}' is neither a process id nor a setting (key=value)`)
+      else if (!Number.isNaN(parsePid(token))) {
+        if (!pids.includes(parsePid(token))) pids.push(parsePid(token)) // once: `apply P P` is one process, not two holders
+      } else throw new UsageError(`'${token}' is neither a process id nor a setting (key=value)`)
     }
     if (pids.length === 0) throw new UsageError('expected one or more process ids')
     // Before the settings: their validation would warn about fields a missing binding's fallback cannot set.
@@ -111,21 +114,10 @@ export const apply: Command = {
     }
     if (parsed === null) throw new UsageError('give the settings to apply, e.g. idle=30s interval=5s count=3')
     const { options } = parsed
-    const flagPorts = (values.port ?? []).flatMap((text) => {
-      const ports = text.split(',').map(Number)
-      if (!/^\d+(,\d+)*$/.test(text) || ports.some((port) => port < 1 || port > 65535)) {
-        throw new UsageError(`--port takes port numbers (1-65535), got '${text}'`)
-      }
-      return ports
-    })
-    const portSets = [flagPorts.length > 0 ? flagPorts : undefined, parsed.ports].filter((ports) => ports !== undefined)
-    const bothOrNeither = values.listening === values.established
-    const states = new Set([
-      ...(bothOrNeither || values.listening ? ['LISTEN'] : []),
-      ...(bothOrNeither || values.established ? ['ESTABLISHED'] : []),
-    ])
-    const selected = (socket: ListedSocket) =>
-      states.has(socket.state) && portSets.every((ports) => ports.includes(portOf(socket.local)) || ports.includes(portOf(socket.remote)))
+    const flagged = parseSelection(values, SETTABLE_STATES)
+    const states = flagged.states ?? SETTABLE_STATES
+    const portSets = [...flagged.ports, ...(parsed.ports ? [parsed.ports] : [])]
+    const selection: Selection = { states, ports: portSets }
 
     const dryRun = values['dry-run']
     const expected = settledSettings(options)
@@ -137,7 +129,7 @@ export const apply: Command = {
     for (const pid of pids) {
       try {
         for (const listed of listTcpSockets(pid, 'apply')) {
-          if (!selected(listed)) {
+          if (!isSelected(listed, selection)) {
             notSelected++
             continue
           }
@@ -156,6 +148,8 @@ export const apply: Command = {
           rows.push(applied)
           byInode.set(listed.inode, applied)
         }
+        // Its sockets vanished as they were borrowed (skipped as closed): it exited, which is not "no socket matched".
+        if (skipped.closed > 0 && hasExited(pid)) throw new ProcessError('gone', `process ${pid} exited while apply ran`)
       } catch (error) {
         if (!(error instanceof ProcessError)) throw error
         failures.push({ pid, reason: error.message })
@@ -167,7 +161,6 @@ export const apply: Command = {
 
     if (values.json) {
       const processes = pids.map((pid) => ({ pid, name: processName(pid) }))
-      const selection = { states: [...states], ports: portSets }
       out.write(
         `${JSON.stringify({ ok, dryRun, options, selection, processes, sockets: rows, notSelected, skipped, failures }, null, 2)}\n`,
       )
@@ -179,7 +172,7 @@ export const apply: Command = {
     const listeners = rows.filter((row) => row.state === 'LISTEN').length
     const of = pids.length === 1 ? `process ${pids[0]}` : `processes ${pids.join(', ')}`
     const lines = [
-      `${plural(rows.length, 'socket')} selected of ${of} (${listeners} listening, ${rows.length - listeners} connections), ${notSelected} not; ` +
+      `${plural(rows.length, 'socket')} selected of ${of} (${listeners} listening, ${plural(rows.length - listeners, 'connection')}), ${notSelected} not; ` +
         (dryRun
           ? `${count('would apply')} would be set`
           : `${count('applied')} set, ${count('partly applied')} partly (an option refused), ${count('failed')} failed`) +
@@ -187,12 +180,10 @@ export const apply: Command = {
     ]
     if (dryRun) lines.push('Dry run: nothing was written.')
     if (nothing)
-      lines.push(
-        `No socket matched: only ${[...states].join(' and ')} sockets${portSets.length ? ' on the ports given' : ''} are selected.`,
-      )
+      lines.push(`No socket matched: only ${states.join(' and ')} sockets${portSets.length ? ' on the ports given' : ''} are selected.`)
     if (listeners > 0) {
       lines.push(
-        `Listening sockets pass ${dryRun ? 'the' : 'these'} settings to the connections they accept from then on (Linux); connections accepted before keep their own unless listed above.`,
+        `Listening sockets: Linux copies their settings to the connections they accept from then on, unless the program sets its own on each (as redis's tcp-keepalive does): not verified here; 'tcp-keepalive inspect ${pids[0]}' compares them once a connection is accepted. Connections accepted before keep their own unless listed above.`,
       )
     }
     if (rows.length > 0 && !dryRun) {

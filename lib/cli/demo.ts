@@ -4,6 +4,7 @@ import { once } from 'node:events'
 import net from 'node:net'
 import { parseArgs } from 'node:util'
 import { deadPeerDetectionMs } from '../detection.js'
+import { parseDuration } from '../environment.js'
 import { configureKeepalive, keepaliveSupport, type KeepaliveOptions, type KeepaliveState, readKeepalive } from '../index.js'
 import { formatDuration, formatTable } from './format.js'
 import { hasSs, ssKeepaliveTimer } from './ss.js'
@@ -43,10 +44,10 @@ accepted connection its own keepalive settings and prints what the kernel
 holds for each, read back with getsockopt and checked against ss -tnoi.
 
 Options:
-  --idle <ms>           Add a row with your own settings: idle time
-  --interval <ms>         ... time between probes
+  --idle <d>            Add a row with your own settings: idle time (30s, 500ms, 2m)
+  --interval <d>          ... time between probes
   --count <n>             ... unanswered probes before the connection is dropped
-  --user-timeout <ms>     ... TCP_USER_TIMEOUT
+  --user-timeout <d>      ... TCP_USER_TIMEOUT
   --json                Print the rows (with --network: the measurements) as JSON
   --network             Instead: run the network lab live (Linux, root): a middlebox
                         that forgets idle flows, a dead peer, a rebooted peer, data in
@@ -109,14 +110,21 @@ export const demo: Command = {
   },
 }
 
+/** The flags in the grammar of every command: durations as 30s or 500ms (parseDuration), count as a whole number. */
 function customOptions(values: Record<string, unknown>): KeepaliveOptions | null {
   const options: KeepaliveOptions = {}
-  const numbers = { idle: 'idle', interval: 'interval', count: 'count', 'user-timeout': 'userTimeout' } as const
-  for (const [flag, field] of Object.entries(numbers)) {
+  const fields = { idle: 'idle', interval: 'interval', count: 'count', 'user-timeout': 'userTimeout' } as const
+  for (const [flag, field] of Object.entries(fields)) {
     const text = values[flag]
     if (typeof text !== 'string') continue
-    const value = Number(text)
-    if (text.trim() === '' || Number.isNaN(value)) throw new UsageError(`--${flag} must be a number, got '${text}'`)
+    const value = field === 'count' ? (/^[0-9]+$/.test(text) ? Number(text) : null) : parseDuration(text)
+    if (value === null) {
+      throw new UsageError(
+        field === 'count'
+          ? `--count takes a whole number of probes, got '${text}'`
+          : `--${flag} takes a duration with ms, s, m or h (e.g. 30s), got '${text}'`,
+      )
+    }
     options[field] = value
   }
   return Object.keys(options).length > 0 ? options : null

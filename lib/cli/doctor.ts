@@ -11,7 +11,7 @@ import { runtimeName } from '../fallback.js'
 import { bindingPath } from '../native.js'
 import type { Command } from './command.js'
 import { formatDuration } from './format.js'
-import { hasSs, ssKeepaliveTimer } from './ss.js'
+import { hasSs, ssConnectionKeepaliveTimer } from './ss.js'
 
 const HELP = `Usage: tcp-keepalive doctor [--json]
 
@@ -105,13 +105,38 @@ function kernelDefaults(): { idle: number; interval: number; count: number } | n
   }
 }
 
+/** A loopback connection for the self-test, or why there is none (no free port: a check that fails, not a stack trace). */
+async function loopback(server: net.Server): Promise<net.Socket | Check> {
+  let client: net.Socket | undefined
+  try {
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1')
+    await once(client, 'connect')
+    return client
+  } catch (error) {
+    client?.destroy()
+    const { code, message } = error as NodeJS.ErrnoException
+    let range = ''
+    try {
+      range = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().replace(/\s+/, '-')
+    } catch {
+      // not Linux: the message alone
+    }
+    const exhausted = code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL'
+    const detail = `${message}${exhausted && range ? `: no free port in the ephemeral range (net.ipv4.ip_local_port_range ${range})` : ''}`
+    return { name: 'loopback connection', ok: false, detail }
+  }
+}
+
 async function selfTest(): Promise<Check[]> {
   const server = net.createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1')
+  const client = await loopback(server)
+  if (!(client instanceof net.Socket)) {
+    server.close()
+    return [client]
+  }
   try {
-    await once(client, 'connect')
     const checks: Check[] = []
     const asked = { ...SELF_TEST }
     if (!keepaliveSupport.userTimeout) delete asked.userTimeout
@@ -138,7 +163,7 @@ async function selfTest(): Promise<Check[]> {
     if (process.platform !== 'linux' || !hasSs()) {
       checks.push({ name: 'ss timer', ok: null, detail: 'needs Linux and the ss command (iproute2)' })
     } else {
-      const timer = ssKeepaliveTimer(client.localPort!)
+      const timer = ssConnectionKeepaliveTimer(client)
       const ok = timer !== null && timer <= SELF_TEST.idle! && timer > SELF_TEST.idle! - 10_000
       checks.push({
         name: 'ss timer',

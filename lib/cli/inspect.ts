@@ -13,10 +13,16 @@ import { formatDuration, formatTable } from './format.js'
 import {
   borrowingBinding,
   listTcpSockets,
+  isSelected,
   parsePid,
+  parseSelection,
+  portOf,
   ProcessError,
   type ProcessProblem,
   processName,
+  type Selection,
+  SELECTION_OPTIONS,
+  SETTABLE_STATES,
   TcpTableCache,
   type TcpEntry,
   withBorrowedSocket,
@@ -26,7 +32,7 @@ export { parseEndpoint } from './process-sockets.js'
 
 const PRESETS = Object.keys(IDLE_TIMEOUT_PRESETS).join(', ')
 
-const HELP = `Usage: tcp-keepalive inspect <pid> | --all [--idle-timeout <d> | --preset <name>] [--detect-within <d>] [--json]
+const HELP = `Usage: tcp-keepalive inspect <pid> | --all [--port <n>] [--listening] [--established] [--idle-timeout <d> | --preset <name>] [--detect-within <d>] [--json]
 
 Lists the TCP sockets of a running process (Linux 5.6+) with their state,
 addresses and the keepalive settings the kernel holds for each. Needs ptrace
@@ -41,6 +47,9 @@ peer longer. Durations take ms, s, m or h (350s, 4m).
 Options:
   --all                Every process you can read, in one table with the process names;
                        those you cannot read are counted and named (exit 0)
+  --port <n>           Only sockets with this local or remote port (repeat, or 80,443), as for apply
+  --listening          Only listening sockets (with --established: both)
+  --established        Only established connections
   --idle-timeout <d>   The middlebox (NAT, firewall, load balancer) forgets idle flows after this
   --preset <name>      A published idle timeout instead: ${PRESETS}
   --detect-within <d>  A dead peer must be found within this
@@ -52,6 +61,12 @@ export interface InspectedSocket extends TcpEntry {
   fd: number
   keepalive: KeepaliveState
   deadPeerDetection: number | null
+  /**
+   * A listener's accepted connections open in the process, and how many hold
+   * its settings: Linux copies them at accept, but a program may set its own
+   * on each (redis's tcp-keepalive). Inheritance is claimed only where seen.
+   */
+  accepted?: { open: number; sameAsListener: number }
 }
 
 /** One socket's audit verdicts (absent when not asked for). */
@@ -76,6 +91,7 @@ export const inspect: Command = {
       args: argv,
       options: {
         all: { type: 'boolean', default: false },
+        ...SELECTION_OPTIONS,
         'idle-timeout': { type: 'string' },
         preset: { type: 'string' },
         'detect-within': { type: 'string' },
@@ -84,9 +100,10 @@ export const inspect: Command = {
       allowPositionals: true,
     })
     const audit = auditOptions(values)
+    const selection = parseSelection(values, null)
     if (values.all) {
       if (positionals.length !== 0) throw new UsageError(`--all takes no process id, got '${positionals[0]}'`)
-      return inspectAll(audit, values.json, out)
+      return inspectAll(audit, selection, values.json, out)
     }
     if (positionals.length !== 1) throw new UsageError('expected exactly one process id (or --all)')
     const pid = parsePid(positionals[0])
@@ -94,22 +111,24 @@ export const inspect: Command = {
 
     const { sockets, skipped } = readProcess(pid)
     const audited = sockets.map((socket) => auditSocket(socket, audit))
+    const processes = [{ pid, sockets: audited }]
+    const shown = audited.filter((socket) => isSelected(socket, selection))
     if (values.json) {
-      out.write(`${JSON.stringify({ pid, ...auditJson(audit, audited), sockets: audited, skipped }, null, 2)}\n`)
+      out.write(`${JSON.stringify({ pid, ...auditJson(audit, processes, selection), sockets: shown, skipped }, null, 2)}\n`)
       return 0
     }
-    if (sockets.length === 0) {
-      out.write(`Process ${pid} has no TCP sockets.\n`)
+    if (shown.length === 0) {
+      out.write(`Process ${pid} has no TCP sockets${audited.length > 0 ? ' selected' : ''}.\n`)
       return 0
     }
     out.write(
       `${socketTable(
-        audited.map((socket) => ({ pid, socket })),
+        shown.map((socket) => ({ pid, socket })),
         audit,
         false,
       )}\n`,
     )
-    out.write(auditSummary(audited, audit, [pid]))
+    out.write(auditSummary(processes, audit, selection))
     return 0
   },
 }
@@ -133,10 +152,24 @@ function readProcess(pid: number, cache?: TcpTableCache): { sockets: InspectedSo
     const { fd, state, local, remote } = listed
     sockets.push({ fd, state, local, remote, keepalive, deadPeerDetection: deadPeerDetectionMs(keepalive) })
   }
+  for (const listener of sockets.filter((socket) => socket.state === 'LISTEN')) {
+    const accepted = sockets.filter((socket) => socket.state === 'ESTABLISHED' && acceptedBy(listener, socket))
+    const same = accepted.filter(({ keepalive }) =>
+      (['enabled', 'idle', 'interval', 'count', 'userTimeout'] as const).every((field) => keepalive[field] === listener.keepalive[field]),
+    )
+    listener.accepted = { open: accepted.length, sameAsListener: same.length }
+  }
   return { sockets, skipped }
 }
 
-async function inspectAll(audit: Audit, json: boolean, out: NodeJS.WritableStream): Promise<number> {
+/** Whether `connection` was accepted by `listener`: its local port, and its address unless the listener's is a wildcard. */
+function acceptedBy(listener: TcpEntry, connection: TcpEntry): boolean {
+  if (portOf(connection.local) !== portOf(listener.local)) return false
+  const address = (endpoint: string) => endpoint.slice(0, endpoint.lastIndexOf(':'))
+  return ['0.0.0.0', '[::]'].includes(address(listener.local)) || address(listener.local) === address(connection.local)
+}
+
+async function inspectAll(audit: Audit, selection: Selection, json: boolean, out: NodeJS.WritableStream): Promise<number> {
   borrowingBinding('inspect') // the reason once, rather than once per process
   const processes: Array<{ pid: number; name: string; sockets: Audited[] }> = []
   const unreadable: Array<{ pid: number; name: string; problem: ProcessProblem; reason: string }> = []
@@ -152,7 +185,9 @@ async function inspectAll(audit: Audit, json: boolean, out: NodeJS.WritableStrea
     try {
       const { sockets } = readProcess(pid, cache)
       read++
-      if (sockets.length > 0) processes.push({ pid, name, sockets: sockets.map((socket) => auditSocket(socket, audit)) })
+      if (sockets.some((socket) => isSelected(socket, selection))) {
+        processes.push({ pid, name, sockets: sockets.map((socket) => auditSocket(socket, audit)) })
+      }
     } catch (error) {
       if (!(error instanceof ProcessError)) throw error
       // Exited since /proc was listed, or a zombie: nothing to read, nothing hidden.
@@ -160,25 +195,20 @@ async function inspectAll(audit: Audit, json: boolean, out: NodeJS.WritableStrea
       unreadable.push({ pid, name, problem: error.problem, reason: error.message })
     }
   }
-  const all = processes.flatMap(({ sockets }) => sockets)
+  const shown = processes.map((entry) => ({ ...entry, sockets: entry.sockets.filter((socket) => isSelected(socket, selection)) }))
+  const all = shown.flatMap(({ sockets }) => sockets)
   if (json) {
-    out.write(`${JSON.stringify({ ...auditJson(audit, all), read, processes, unreadable }, null, 2)}\n`)
+    out.write(`${JSON.stringify({ ...auditJson(audit, processes, selection), read, processes: shown, unreadable }, null, 2)}\n`)
     return 0
   }
-  const rows = processes.flatMap(({ pid, name, sockets }) => sockets.map((socket) => ({ pid, name, socket })))
+  const rows = shown.flatMap(({ pid, name, sockets }) => sockets.map((socket) => ({ pid, name, socket })))
   if (rows.length > 0) out.write(`${socketTable(rows, audit, true)}\n`)
   out.write(`Read ${plural(read, 'process')}, ${processes.length} with TCP sockets (${plural(all.length, 'socket')}).\n`)
   if (unreadable.length > 0) {
     out.write(`Could not read ${plural(unreadable.length, 'process')}:\n`)
     for (const { pid, name, reason } of unreadable) out.write(`  ${pid} ${name}: ${reason}\n`)
   }
-  out.write(
-    auditSummary(
-      all,
-      audit,
-      processes.filter(({ sockets }) => sockets.some(flagged)).map(({ pid }) => pid),
-    ),
-  )
+  out.write(auditSummary(processes, audit, selection))
   return 0
 }
 
@@ -208,8 +238,16 @@ function auditOptions(values: { 'idle-timeout'?: string; preset?: string; 'detec
  */
 function auditSocket(socket: InspectedSocket, { idleTimeout, detectWithin }: Audit): Audited {
   const audited: Audited = { ...socket }
+  if (!SETTABLE_STATES.includes(socket.state)) return audited // apply leaves it alone: nothing to fix, nothing to flag
   const { enabled, idle } = socket.keepalive
   const listening = socket.state === 'LISTEN'
+  if (listening && socket.accepted && socket.accepted.open > 0 && socket.accepted.sameAsListener === 0) {
+    // The program sets its own on each accepted socket: the listener's settings reach none; its connections are judged on their rows.
+    const reason = `not passed on: its ${plural(socket.accepted.open, 'accepted socket')} ${socket.accepted.open === 1 ? 'holds' : 'hold'} other settings`
+    if (idleTimeout !== undefined) audited.middlebox = { forgets: false, reason }
+    if (detectWithin !== undefined) audited.deadPeer = { tooLong: false, reason }
+    return audited
+  }
   if (idleTimeout !== undefined) {
     const subject = listening ? 'connections it accepts are' : 'it is'
     if (!enabled) audited.middlebox = { forgets: true, reason: `${subject} forgotten: keepalive off` }
@@ -231,8 +269,10 @@ function auditSocket(socket: InspectedSocket, { idleTimeout, detectWithin }: Aud
   return audited
 }
 
-function auditJson(audit: Audit, sockets: Audited[]) {
+function auditJson(audit: Audit, processes: Array<{ pid: number; sockets: Audited[] }>, selection: Selection) {
   if (audit.idleTimeout === undefined && audit.detectWithin === undefined) return {}
+  const sockets = processes.flatMap((entry) => entry.sockets).filter((socket) => isSelected(socket, selection))
+  const { commands, unselectable, noPlan } = fixCommands(processes, audit, selection)
   return {
     audit: {
       idleTimeout: audit.idleTimeout ?? null,
@@ -240,6 +280,9 @@ function auditJson(audit: Audit, sockets: Audited[]) {
       detectWithin: audit.detectWithin ?? null,
       forgotten: sockets.filter((socket) => socket.middlebox?.forgets).length,
       deadPeerHeldTooLong: sockets.filter((socket) => socket.deadPeer?.tooLong).length,
+      fix: commands,
+      unselectable,
+      noPlan,
     },
   }
 }
@@ -261,15 +304,28 @@ function socketTable(rows: Array<{ pid: number; name?: string; socket: Audited }
       formatDuration(k.interval),
       String(k.count),
       k.userTimeout === 0 ? 'default' : formatDuration(k.userTimeout),
-      state === 'LISTEN' ? '(inherited by accepted sockets)' : k.enabled ? formatDuration(deadPeerDetection) : 'never',
+      state === 'LISTEN' ? inheritance(socket.accepted) : k.enabled ? formatDuration(deadPeerDetection) : 'never',
     ]
     if (withProcess) row.unshift(String(pid), name ?? '')
-    if (socket.middlebox)
-      row.push(`${socket.middlebox.forgets ? 'FORGETS: ' : 'ok: '}${socket.middlebox.reason.replace(/^.*forgotten: /, '')}`)
-    if (socket.deadPeer) row.push(`${socket.deadPeer.tooLong ? 'TOO LONG: ' : 'ok: '}${socket.deadPeer.reason}`)
+    const notJudged = `not judged: ${state}`
+    if (audit.idleTimeout !== undefined)
+      row.push(
+        socket.middlebox
+          ? `${socket.middlebox.forgets ? 'FORGETS: ' : 'ok: '}${socket.middlebox.reason.replace(/^.*forgotten: /, '')}`
+          : notJudged,
+      )
+    if (audit.detectWithin !== undefined)
+      row.push(socket.deadPeer ? `${socket.deadPeer.tooLong ? 'TOO LONG: ' : 'ok: '}${socket.deadPeer.reason}` : notJudged)
     return row
   })
   return formatTable(header, cells)
+}
+
+/** What a listener's accepted connections show of inheritance: only what is open to see. */
+function inheritance(accepted: InspectedSocket['accepted']): string {
+  if (!accepted || accepted.open === 0) return '(accepted sockets: none open to verify)'
+  if (accepted.sameAsListener === accepted.open) return `(inherited: ${accepted.open} of ${accepted.open} accepted hold these)`
+  return `(${accepted.open - accepted.sameAsListener} of ${accepted.open} accepted hold other settings)`
 }
 
 /** Whether the audit found something to fix on this socket. */
@@ -277,40 +333,103 @@ function flagged(socket: Audited): boolean {
   return socket.middlebox?.forgets === true || (socket.state !== 'LISTEN' && socket.deadPeer?.tooLong === true)
 }
 
-/** Counts of what the audit found, and the apply command that fixes it without a restart (`pids`: the processes with findings). */
-function auditSummary(sockets: Audited[], audit: Audit, pids: number[]): string {
+/**
+ * The apply commands that fix what the audit flagged without a restart, one per
+ * process and selection, each selecting only flagged sockets: a socket that
+ * passes is never written (the plan could weaken it). A flagged socket whose
+ * every port is shared with one that passes cannot be selected alone: counted
+ * in `unselectable`.
+ */
+function fixCommands(
+  processes: Array<{ pid: number; sockets: Audited[] }>,
+  audit: Audit,
+  selection: Selection,
+): { commands: string[]; unselectable: number; noPlan: string | null } {
+  const commands: string[] = []
+  let unselectable = 0
+  const { idleTimeout, detectWithin } = audit
+  if (idleTimeout === undefined && detectWithin === undefined) return { commands, unselectable, noPlan: null }
+  let settings: string
+  try {
+    const { idle, interval, count, userTimeout } = planKeepalive({ idleTimeout, detectWithin })
+    const s = (ms: number) => `${ms / 1000}s`
+    settings = `idle=${s(idle)} interval=${s(interval)} count=${count} user-timeout=${s(userTimeout)}`
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    // Below planKeepalive's 2 s floor (ERR_OUT_OF_RANGE) is said in the flags' words, as plan says it.
+    if (code === 'ERR_OUT_OF_RANGE') return { commands, unselectable, noPlan: 'a plan takes bounds of at least 2s' }
+    if (code !== 'ERR_KEEPALIVE_PLAN') throw error
+    return { commands, unselectable, noPlan: (error as Error).message } // no settings meet these bounds: said, not suggested
+  }
+  // apply's own state flags: both (its default), or one.
+  const choices = [
+    { flag: '', states: SETTABLE_STATES },
+    { flag: ' --listening', states: ['LISTEN'] },
+    { flag: ' --established', states: ['ESTABLISHED'] },
+  ]
+  // Flagged and among those asked about: a fix line never reaches a socket outside the user's own selection either.
+  const target = (socket: Audited) => flagged(socket) && isSelected(socket, selection)
+  for (const { pid, sockets } of processes) {
+    const portsByFlag = new Map<string, Set<number>>()
+    for (const socket of sockets.filter(target)) {
+      const ports = socket.state === 'LISTEN' ? [portOf(socket.local)] : [portOf(socket.local), portOf(socket.remote)]
+      const onlyFlagged = (line: Selection) => sockets.every((other) => !isSelected(other, line) || target(other))
+      const fitting = choices
+        .filter(({ states }) => states.includes(socket.state))
+        .flatMap(({ flag, states }) => ports.map((port) => ({ flag, selection: { states, ports: [[port]] } })))
+        .filter(({ selection }) => onlyFlagged(selection))
+      // A port a line already has, rather than one more.
+      const choice = fitting.find(({ flag, selection }) => portsByFlag.get(flag)?.has(selection.ports[0][0])) ?? fitting[0]
+      if (choice === undefined) unselectable++
+      else portsByFlag.set(choice.flag, (portsByFlag.get(choice.flag) ?? new Set()).add(choice.selection.ports[0][0]))
+    }
+    for (const { flag } of choices) {
+      const ports = portsByFlag.get(flag)
+      if (ports) commands.push(`tcp-keepalive apply ${pid}${flag} --port ${[...ports].sort((a, b) => a - b).join(',')} ${settings}`)
+    }
+  }
+  return { commands, unselectable, noPlan: null }
+}
+
+/** Counts of what the audit found, and the apply commands that fix it without a restart. */
+function auditSummary(processes: Array<{ pid: number; sockets: Audited[] }>, audit: Audit, selection: Selection): string {
   const { idleTimeout, detectWithin, middlebox } = audit
   if (idleTimeout === undefined && detectWithin === undefined) return ''
-  const connections = sockets.filter((socket) => socket.state !== 'LISTEN')
+  const sockets = processes.flatMap((entry) => entry.sockets).filter((socket) => isSelected(socket, selection))
+  const connections = sockets.filter((socket) => socket.state === 'ESTABLISHED')
   const listeners = sockets.filter((socket) => socket.state === 'LISTEN')
+  const others = sockets.length - connections.length - listeners.length
   const lines: string[] = ['']
-  let findings = 0
   if (idleTimeout !== undefined) {
     const forgotten = connections.filter((socket) => socket.middlebox?.forgets).length
     const passing = listeners.filter((socket) => socket.middlebox?.forgets).length
-    findings += forgotten + passing
     lines.push(
-      `${middlebox ?? `A middlebox forgetting flows idle ${formatDuration(idleTimeout)}`}: ${forgotten} of ${connections.length} ` +
-        `connections will be forgotten when idle (keepalive off, or first probe not before ${formatDuration(idleTimeout)}); ` +
-        `${passing} of ${listeners.length} listening sockets pass such settings to the connections they accept.`,
+      `${middlebox ?? `A middlebox forgetting flows idle ${formatDuration(idleTimeout)}`}: ${forgotten} of ${plural(connections.length, 'connection')} ` +
+        `will be forgotten when idle (keepalive off, or first probe not before ${formatDuration(idleTimeout)}); ` +
+        `${passing} of ${plural(listeners.length, 'listening socket')} pass such settings to the connections they accept.`,
     )
   }
   if (detectWithin !== undefined) {
     const tooLong = connections.filter((socket) => socket.deadPeer?.tooLong).length
-    findings += tooLong
-    lines.push(`${tooLong} of ${connections.length} connections would hold a dead peer longer than ${formatDuration(detectWithin)}.`)
+    lines.push(
+      `${tooLong} of ${plural(connections.length, 'connection')} would hold a dead peer longer than ${formatDuration(detectWithin)}.`,
+    )
   }
-  if (findings > 0 && pids.length > 0) {
-    try {
-      const { idle, interval, count, userTimeout } = planKeepalive({ idleTimeout, detectWithin })
-      const s = (ms: number) => `${ms / 1000}s`
-      lines.push(
-        `Fix the running sockets without a restart (root, or the processes' user with ptrace rights):`,
-        `  tcp-keepalive apply ${pids.join(' ')} idle=${s(idle)} interval=${s(interval)} count=${count} user-timeout=${s(userTimeout)}`,
-      )
-    } catch {
-      // No plan fits these bounds ('tcp-keepalive plan' says why): no suggestion.
-    }
+  if (others > 0) {
+    lines.push(`${plural(others, 'socket')} closing or connecting (not LISTEN or ESTABLISHED): not judged, as apply leaves them alone.`)
+  }
+  const { commands, unselectable, noPlan } = fixCommands(processes, audit, selection)
+  if (noPlan !== null && sockets.some(flagged)) lines.push(`No fix line: no settings meet these bounds (${noPlan}).`)
+  if (commands.length > 0) {
+    lines.push(
+      `Fix the flagged sockets without a restart (root, or the processes' user with ptrace rights); each line selects only flagged sockets:`,
+      ...commands.map((command) => `  ${command}`),
+    )
+  }
+  if (unselectable > 0) {
+    lines.push(
+      `${plural(unselectable, 'flagged socket')} ${unselectable === 1 ? 'shares' : 'share'} every port with a socket that passes: no apply line selects ${unselectable === 1 ? 'it' : 'them'} alone (fix the program's configuration).`,
+    )
   }
   return `${lines.join('\n')}\n`
 }

@@ -31,6 +31,22 @@ function commandNamed(name: string | undefined): Command | undefined {
   return name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
 }
 
+/** The name within two edits of `typed` (a typo, a swap counts as two), or undefined. */
+function closest(typed: string, names: string[]): string | undefined {
+  const distance = (a: string, b: string) => {
+    let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
+    for (let i = 1; i <= a.length; i++) {
+      const row = [i]
+      for (let j = 1; j <= b.length; j++)
+        row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+      previous = row
+    }
+    return previous[b.length]
+  }
+  const [best] = names.map((name) => ({ name, edits: distance(typed.toLowerCase(), name) })).sort((x, y) => x.edits - y.edits)
+  return best && best.edits <= 2 ? best.name : undefined
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
   if (name === '--version' || name === '-v') {
@@ -52,7 +68,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = commandNamed(name)
   if (command === undefined) {
-    process.stderr.write(`${name === undefined ? '' : `tcp-keepalive: unknown command '${name}'\n\n`}${USAGE}`)
+    const guess = name === undefined ? undefined : closest(name, Object.keys(COMMANDS))
+    const unknown = name === undefined ? '' : `tcp-keepalive: unknown command '${name}'${guess ? `; did you mean '${guess}'?` : ''}\n\n`
+    process.stderr.write(`${unknown}${USAGE}`)
     return 2
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -64,7 +82,9 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     const code = (error as { code?: unknown }).code
     if (error instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_'))) {
-      process.stderr.write(`tcp-keepalive ${name}: ${(error as Error).message}\nRun 'tcp-keepalive ${name} --help' for usage.\n`)
+      // parseArgs adds advice about '--' (with an unclosed quote) to an unknown option: its first sentence is the point.
+      const message = code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? (error as Error).message.split('. ')[0] : (error as Error).message
+      process.stderr.write(`tcp-keepalive ${name}: ${message}\nRun 'tcp-keepalive ${name} --help' for usage.\n`)
       return 2
     }
     if (error instanceof CommandError) {

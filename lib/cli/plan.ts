@@ -114,6 +114,8 @@ export const plan: Command = {
       if (text === undefined) return undefined
       const ms = parseDuration(text)
       if (ms === null) throw new UsageError(`--${flag} takes a duration with ms, s, m or h (e.g. 350s), got '${text}'`)
+      // planKeepalive's floor, in the flag's words rather than "request.idleTimeout >= 2000 (ms)".
+      if (ms < 2_000) throw new UsageError(`--${flag} is at least 2s (a probe needs a second before it), got '${text}'`)
       return ms
     }
     const named = values.behind ?? values.preset

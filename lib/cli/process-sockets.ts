@@ -7,7 +7,7 @@ import { constants, endianness } from 'node:os'
 import { getSystemErrorName } from 'node:util'
 import { loadBinding } from '../native.js'
 import { tcpStateName } from '../tcp-states.js'
-import { CommandError } from './command.js'
+import { CommandError, UsageError } from './command.js'
 
 export interface TcpEntry {
   state: string
@@ -22,7 +22,7 @@ export interface ListedSocket extends TcpEntry {
 }
 
 /** Why a process could not be read: it is gone, the caller lacks rights, or it is a thread id or a zombie. */
-export type ProcessProblem = 'gone' | 'denied' | 'thread' | 'zombie' | 'unsupported'
+export type ProcessProblem = 'gone' | 'denied' | 'thread' | 'zombie' | 'main thread exited' | 'unsupported'
 
 /** A process that cannot be read, with the reason in words (exit code 1). */
 export class ProcessError extends CommandError {
@@ -77,12 +77,25 @@ export function listTcpSockets(pid: number, command: string, cache?: TcpTableCac
   let tcp = cache?.get(pid) ?? readTcpTables(pid)
   // A socket newer than a cached table: read the table again, once.
   if (cache && [...inodes.values()].some((inode) => !tcp.has(inode))) tcp = cache.refresh(pid)
+  // /proc/<pid>/net is the namespace the process is in now: a socket it opened before a setns is in another one.
+  const elsewhere = [...inodes.values()].some((inode) => !tcp.has(inode)) ? (cache ?? new TcpTableCache()).everyNamespace() : undefined
   const sockets: ListedSocket[] = []
   for (const [fd, inode] of inodes) {
-    const entry = tcp.get(inode)
+    const entry = tcp.get(inode) ?? elsewhere?.get(inode)
     if (entry) sockets.push({ fd, inode, ...entry }) // else a Unix, UDP or netlink socket
   }
+  // Exited while listed: its fds and tables vanish one read at a time, which reads as "no sockets".
+  if (hasExited(pid)) throw new ProcessError('gone', `process ${pid} exited while its sockets were listed`)
   return sockets
+}
+
+/** Whether the process is gone or a zombie: it holds no fds any more. */
+export function hasExited(pid: number): boolean {
+  try {
+    return /^State:\s*Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  } catch {
+    return true
+  }
 }
 
 /**
@@ -104,6 +117,22 @@ export class TcpTableCache {
     const namespace = networkNamespace(pid)
     if (namespace !== null) this.tables.set(namespace, table)
     return table
+  }
+
+  private all: Map<string, TcpEntry> | undefined
+
+  /** The TCP sockets of every network namespace a process is in (read through one process each), once per cache. */
+  everyNamespace(): Map<string, TcpEntry> {
+    if (this.all) return this.all
+    this.all = new Map()
+    const seen = new Set<string>()
+    for (const name of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+      const namespace = networkNamespace(Number(name))
+      if (namespace === null || seen.has(namespace)) continue
+      seen.add(namespace)
+      for (const [inode, entry] of this.tables.get(namespace) ?? readTcpTables(Number(name))) this.all.set(inode, entry)
+    }
+    return this.all
   }
 }
 
@@ -154,13 +183,41 @@ function checkProcess(pid: number, command: string): void {
   const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1]
   const tgid = field('Tgid')
   if (tgid !== undefined && tgid !== String(pid)) {
+    if (liveThreads(Number(tgid)).length > 0 && hasExited(Number(tgid))) throw mainThreadExited(Number(tgid))
     throw new ProcessError(
       'thread',
       `${pid} is a thread of process ${tgid}: its sockets are the process's, run 'tcp-keepalive ${command} ${tgid}'`,
     )
   }
   if (field('State') === 'Z') {
+    if (liveThreads(pid).length > 0) throw mainThreadExited(pid)
     throw new ProcessError('zombie', `process ${pid} is a zombie (exited, not yet reaped by its parent): it holds no sockets`)
+  }
+}
+
+/**
+ * A process whose main thread called pthread_exit runs on in its other
+ * threads, and its leader reads as a zombie. pidfd_getfd reaches its fds only
+ * through a live thread (pidfd_open with PIDFD_THREAD, Linux 6.9+), which the
+ * binding does not do: said, rather than "a zombie holding no sockets".
+ */
+function mainThreadExited(pid: number): ProcessError {
+  const threads = liveThreads(pid)
+  return new ProcessError(
+    'main thread exited',
+    `process ${pid} runs, but its main thread exited (pthread_exit); its sockets are held by its ${threads.length === 1 ? 'thread' : 'threads'} ${threads.join(', ')} and cannot be borrowed through the main thread (pidfd_getfd): not read`,
+  )
+}
+
+/** The process's threads other than the main one that have not exited. */
+function liveThreads(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`)
+      .map(Number)
+      .filter((tid) => tid !== pid && !/^State:\s*Z/m.test(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8')))
+      .sort((a, b) => a - b)
+  } catch {
+    return []
   }
 }
 
@@ -248,14 +305,14 @@ function socketInodesByFd(pid: number): Map<number, string> {
     names = readdirSync(`/proc/${pid}/fd`)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new ProcessError('gone', `no process with pid ${pid}`)
+    if (code === 'ENOENT') throw new ProcessError('gone', `process ${pid} exited while its sockets were listed`)
     if (code === 'EACCES' || code === 'EPERM') {
       throw new ProcessError('denied', `permission denied: reading /proc/${pid}/fd ${needsPtrace(pid)}`)
     }
     throw error
   }
   const sockets = new Map<number, string>()
-  for (const name of names) {
+  for (const name of names.sort((a, b) => Number(a) - Number(b))) {
     let link: string
     try {
       link = readlinkSync(`/proc/${pid}/fd/${name}`)
@@ -293,6 +350,61 @@ function readTcpTable(pid: number, table: 'tcp' | 'tcp6'): Map<string, TcpEntry>
     })
   }
   return entries
+}
+
+/**
+ * The states `apply` writes and the audit judges: listeners (for the
+ * connections they will accept) and open connections. A connection closing
+ * (CLOSE_WAIT, FIN_WAIT...) or still connecting is left alone.
+ */
+export const SETTABLE_STATES: readonly string[] = ['LISTEN', 'ESTABLISHED']
+
+/**
+ * Which sockets `apply` writes, and so which the audit's fix lines may name:
+ * the states asked for, and for each port list one port the socket has (local
+ * or remote). One definition, so a printed fix selects what the audit judged.
+ */
+export interface Selection {
+  /** null: any state. */
+  states: readonly string[] | null
+  ports: number[][]
+}
+
+/** The selection flags every command that takes sockets shares: --port (repeat, or 80,443), --listening, --established. */
+export const SELECTION_OPTIONS = {
+  port: { type: 'string', multiple: true },
+  listening: { type: 'boolean', default: false },
+  established: { type: 'boolean', default: false },
+} as const
+
+/**
+ * The selection the flags ask for: --listening and --established narrow to
+ * those states (both or neither: `states`, the command's default), each
+ * --port adds its ports to one list. Throws UsageError naming a bad port.
+ */
+export function parseSelection(
+  values: { port?: string[]; listening?: boolean; established?: boolean },
+  states: readonly string[] | null,
+): Selection {
+  const ports = (values.port ?? []).flatMap((text) => {
+    const list = text.split(',').map(Number)
+    if (!/^\d+(,\d+)*$/.test(text) || list.some((port) => port < 1 || port > 65535)) {
+      throw new UsageError(`--port takes port numbers (1-65535), got '${text}'`)
+    }
+    return list
+  })
+  const narrowed = values.listening !== values.established
+  return {
+    states: narrowed ? [values.listening ? 'LISTEN' : 'ESTABLISHED'] : states,
+    ports: ports.length > 0 ? [ports] : [],
+  }
+}
+
+export function isSelected(socket: TcpEntry, { states, ports }: Selection): boolean {
+  return (
+    (states === null || states.includes(socket.state)) &&
+    ports.every((list) => list.includes(portOf(socket.local)) || list.includes(portOf(socket.remote)))
+  )
 }
 
 /** The port of "127.0.0.1:8080" or "[::1]:80". */

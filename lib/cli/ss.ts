@@ -4,7 +4,25 @@ import { execFileSync } from 'node:child_process'
 
 /** Remaining time of the keepalive timer of the connection local → remote port, in ms; null when none is armed. */
 export function ssKeepaliveTimer(localPort: number, remotePort?: number): number | null {
-  const filter = remotePort === undefined ? `sport = :${localPort}` : `( sport = :${localPort} and dport = :${remotePort} )`
+  return timerOf(remotePort === undefined ? `sport = :${localPort}` : `( sport = :${localPort} and dport = :${remotePort} )`)
+}
+
+/**
+ * The keepalive timer of exactly this connection, by its 4-tuple: another
+ * connection may share either port, the local one included (one ephemeral
+ * port serves connections to different peers).
+ */
+export function ssConnectionKeepaliveTimer(socket: {
+  localAddress?: string
+  localPort?: number
+  remoteAddress?: string
+  remotePort?: number
+}): number | null {
+  const endpoint = (address = '', port = 0) => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`)
+  return timerOf(`( src ${endpoint(socket.localAddress, socket.localPort)} and dst ${endpoint(socket.remoteAddress, socket.remotePort)} )`)
+}
+
+function timerOf(filter: string): number | null {
   const out = execFileSync('ss', ['-tnoiH', 'state', 'established', filter], { encoding: 'utf8' })
   const timer = /timer:\(keepalive,([^,]+),\d+\)/.exec(out)
   return timer ? parseSsDuration(timer[1]) : null

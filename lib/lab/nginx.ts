@@ -14,6 +14,7 @@ import path from 'node:path'
 import readline from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Lab, type Peer } from './lab.js'
+import { onTeardown } from './netns.js'
 import type { Connection } from './peer.js'
 import type { Measurement, Scenario } from './scenarios.js'
 
@@ -125,11 +126,14 @@ export function nginxScenario(): Scenario {
       const lab = new Lab({ forgetIdleFlowsAfterSeconds: FORGET_AFTER_SECONDS })
       const dir = mkdtempSync(path.join(tmpdir(), 'tcp-keepalive-nginx-'))
       chmodSync(dir, 0o755) // nginx's workers run as nobody
+      const removeDir = () => rmSync(dir, { recursive: true, force: true })
+      const registered = onTeardown(removeDir) // a signal (Ctrl-C) skips the finally
       try {
         return await incident(lab, dir)
       } finally {
         lab.close()
-        rmSync(dir, { recursive: true, force: true })
+        removeDir()
+        registered()
       }
     },
   }
