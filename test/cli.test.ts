@@ -591,6 +591,12 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
         "--idle-timeout takes a duration with ms, s, m or h (e.g. 350s), got '350'",
       )
       expectOneLineFailure(run(['inspect', '1', '--preset', 'aws']), 2, "unknown preset 'aws'")
+      // An HTTP load balancer's idle timer ignores keepalive probes: auditing them against it would pass what it cuts.
+      expectOneLineFailure(
+        run(['inspect', '1', '--preset', 'aws-alb']),
+        2,
+        'aws-alb terminates HTTP: TCP keepalive does not keep its connections open, so there is nothing to audit against it (tcp-keepalive plan --behind aws-alb says what does)',
+      )
       expectOneLineFailure(
         run(['inspect', '1', '--preset', 'aws-nlb', '--idle-timeout', '1m']),
         2,

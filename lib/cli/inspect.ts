@@ -30,7 +30,11 @@ import {
 
 export { parseEndpoint } from './process-sockets.js'
 
-const PRESETS = Object.keys(IDLE_TIMEOUT_PRESETS).join(', ')
+/** The boxes keepalive probes keep flows open through: those that pass TCP through. */
+const PRESETS = Object.entries(IDLE_TIMEOUT_PRESETS)
+  .filter(([, box]) => box.kind === 'tcp')
+  .map(([name]) => name)
+  .join(', ')
 
 const HELP = `Usage: tcp-keepalive inspect <pid> | --all [--port <n>] [--listening] [--established] [--idle-timeout <d> | --preset <name>] [--detect-within <d>] [--json]
 
@@ -51,7 +55,7 @@ Options:
   --listening          Only listening sockets (with --established: both)
   --established        Only established connections
   --idle-timeout <d>   The middlebox (NAT, firewall, load balancer) forgets idle flows after this
-  --preset <name>      A published idle timeout instead: ${PRESETS}
+  --preset <name>      A published idle timeout of a box that passes TCP through: ${PRESETS}
   --detect-within <d>  A dead peer must be found within this
   --json               Print the sockets as JSON
   -h, --help           Show this help
@@ -225,7 +229,15 @@ function auditOptions(values: { 'idle-timeout'?: string; preset?: string; 'detec
   let middlebox: string | undefined
   if (values.preset !== undefined) {
     if (!Object.hasOwn(IDLE_TIMEOUT_PRESETS, values.preset)) throw new UsageError(`unknown preset '${values.preset}'; presets: ${PRESETS}`)
-    ;({ idleTimeout, what: middlebox } = IDLE_TIMEOUT_PRESETS[values.preset as IdleTimeoutPreset])
+    const box = IDLE_TIMEOUT_PRESETS[values.preset as IdleTimeoutPreset]
+    // An HTTP box's idle timer counts only data: an audit of keepalive probes against it would pass sockets it still cuts.
+    if (box.kind === 'http') {
+      throw new UsageError(
+        `${values.preset} terminates HTTP: TCP keepalive does not keep its connections open, so there is nothing to audit ` +
+          `against it (tcp-keepalive plan --behind ${values.preset} says what does)`,
+      )
+    }
+    ;({ idleTimeout, what: middlebox } = box)
   }
   return { idleTimeout, middlebox, detectWithin: duration('detect-within') }
 }
