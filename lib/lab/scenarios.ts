@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { deadPeerDetectionMs } from '../detection.js'
 import type { KeepaliveOptions } from '../index.js'
 import { hungPeerDataScenario, hungPeerIdleScenario } from './hung-peer.js'
+import { httpClientReuseScenario, httpIncidentScenario, httpProxyReuseScenario, type ReuseRace } from './http-scenarios.js'
 import { Lab, type Peer } from './lab.js'
 import { SLACK_MS, settingsLabel, withLab } from './measure.js'
 import { nginxScenario } from './nginx.js'
@@ -28,6 +29,8 @@ export interface Measurement {
   timeline?: Array<{ atMs: number; what: string }>
   /** For a group of connections on a lossy link: the fraction dropped, the model's prediction and the bound. */
   falseDrops?: { connections: number; dropped: number; measured: number; predicted: number; low: number; high: number; rounds: number }
+  /** For requests reusing kept-alive connections at swept idle gaps: how many failed, at which gaps, how. */
+  reuseRace?: ReuseRace
 }
 
 export interface Scenario {
@@ -330,5 +333,9 @@ export function allScenarios(): Scenario[] {
     lossyLinkScenario(),
     // The LVS + nginx incident, repaired by tcp-keepalive apply.
     nginxScenario(),
+    // HTTP Keep-Alive is not TCP keepalive: each failure fixed on its own layer.
+    httpIncidentScenario(),
+    httpProxyReuseScenario(),
+    httpClientReuseScenario(),
   ]
 }
