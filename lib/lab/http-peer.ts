@@ -6,7 +6,7 @@
 import { once } from 'node:events'
 import http from 'node:http'
 import net from 'node:net'
-import { keepaliveServer, type KeepaliveOptions } from '../index.js'
+import { keepaliveServer } from '../index.js'
 
 export interface HttpServerConfig {
   port: number
@@ -15,8 +15,8 @@ export interface HttpServerConfig {
   /** Set on the server as a user would, before anything else (undefined: Node's default). */
   keepAliveTimeout?: number
   headersTimeout?: number
-  /** keepaliveServer(server, these), after the timeouts above. */
-  keepaliveServer?: KeepaliveOptions
+  /** keepaliveServer(server, these), after the timeouts above: whatever options it takes, but a function. */
+  keepaliveServer?: Exclude<Parameters<typeof keepaliveServer>[1], (...args: never[]) => unknown>
 }
 
 /** How a lane's client pools connections: http.Agent (no options: a new connection per request) or an undici Pool. */
