@@ -273,7 +273,7 @@ export function httpProxyReuseScenario(rows: ProxyRow[] = PROXY_ROWS): Scenario 
   return {
     id: 'http-proxy-reuse',
     title,
-    expectedMs: 30_000,
+    expectedMs: 40_000,
     run: () =>
       withNginxDir(title, (dir) =>
         withLab(new Lab({ proxy: true }), async (lab) => {
