@@ -6,7 +6,9 @@
 // Every packet is delayed the same in both directions, in order, unchanged
 // but for the TCP checksum, which the sender's veth left to an offload that
 // never comes: the two hosts see the same TCP they would across a path with
-// that RTT. It runs in the router's namespace; python3 is in CI.
+// that RTT. It runs in the router's namespace; python3 is in CI. Meant for
+// small messages: a bulk sender's offloaded frames larger than the MTU cannot
+// be sent on and are dropped (reported on stderr), which no real link does.
 import type { Lab } from './lab.js'
 
 /**

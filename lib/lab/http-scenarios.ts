@@ -369,6 +369,16 @@ ${locations.join('\n')}
   }
 }
 
+/** Why the undici rows cannot run here (undici is an optional peer dependency), or null. */
+function undiciUnavailableReason(): string | null {
+  try {
+    require.resolve('undici')
+    return null
+  } catch {
+    return 'the undici rows need undici (npm install undici)'
+  }
+}
+
 /** Whether every failure is the connection closing under the request (not a timeout, a refusal, ...). */
 function closedUnderIt(race: ReuseRace): boolean {
   return Object.keys(race.kinds).every((kind) => /^(ECONNRESET|EPIPE|UND_ERR_SOCKET) /.test(kind))
@@ -432,8 +442,9 @@ export function httpClientReuseScenario(): Scenario {
   }`,
           )
           const name = (row: number, lane: number) => `row${row}lane${lane}`
+          const missing = (client: HttpClientKind) => (client.kind === 'undici' ? undiciUnavailableReason() : null)
           const lanes: HttpLane[] = rows.flatMap(({ client }, row) =>
-            Array.from({ length: lanesPerRow }, (_, lane) => ({
+            Array.from({ length: missing(client) ? 0 : lanesPerRow }, (_, lane) => ({
               name: name(row, lane),
               url: `http://${lab.serverAddress}/`,
               client,
@@ -443,7 +454,9 @@ export function httpClientReuseScenario(): Scenario {
           )
           const client = await startHttpPeer(lab, 'client', { role: 'client', lanes })
           await lanesDone(client, lanes, 120_000)
-          return rows.map(({ label, races }, row): Measurement => {
+          return rows.map(({ label, client: kind, races }, row): Measurement => {
+            const notRun = missing(kind)
+            if (notRun) return { label, expected: 'undici runs', outcome: `not run: ${notRun}`, measuredMs: null, boundMs: null, ok: false }
             const names = Array.from({ length: lanesPerRow }, (_, lane) => name(row, lane))
             const race = reuseRace(resultsOf(client, names), (result) => result.status !== 200)
             const gaps = race.failedGapsMs
