@@ -13,7 +13,7 @@ describe('tcp-keepalive demo --network', () => {
 
   it.skipIf(!canRun(`the network lab: ${unavailable}`, unavailable === null))(
     'runs every lab scenario live and ends with a table of outcomes',
-    { timeout: 150_000 },
+    { timeout: 300_000 },
     () => {
       const { code, stdout } = run(['demo', '--network'])
       expect(code).toBe(0)
@@ -28,7 +28,7 @@ describe('tcp-keepalive demo --network', () => {
 
   it.skipIf(!canRun(`the network lab: ${unavailable}`, unavailable === null))(
     '--json: one JSON document of every measurement, no progress lines',
-    { timeout: 150_000 },
+    { timeout: 300_000 },
     () => {
       const { code, stdout } = run(['demo', '--network', '--json'])
       expect(code).toBe(0)
@@ -42,6 +42,14 @@ describe('tcp-keepalive demo --network', () => {
       }
       const lossy = scenarios.find((scenario: { id: string }) => scenario.id === 'lossy-link')
       expect(lossy.measurements[0].falseDrops).toMatchObject({ measured: expect.any(Number), predicted: expect.any(Number) })
+      // HTTP Keep-Alive is not TCP keepalive: each failing row with its control.
+      for (const id of ['http-incident', 'http-proxy-reuse', 'http-client-reuse']) {
+        const { measurements } = scenarios.find((scenario: { id: string }) => scenario.id === id)
+        expect(measurements.length).toBeGreaterThanOrEqual(2)
+        expect(measurements.every((m: { ok: boolean }) => m.ok)).toBe(true)
+      }
+      const proxyReuse = scenarios.find((scenario: { id: string }) => scenario.id === 'http-proxy-reuse')
+      expect(proxyReuse.measurements[0].reuseRace).toMatchObject({ failed: expect.any(Number), requests: expect.any(Number) })
       const deadPeer = scenarios.find((scenario: { id: string }) => scenario.id === 'dead-peer')
       expect(deadPeer.measurements[0]).toMatchObject({ outcome: 'ETIMEDOUT', ok: true, measuredMs: expect.any(Number) })
     },

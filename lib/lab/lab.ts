@@ -153,7 +153,7 @@ export class Lab {
     ip('-n', namespace, 'route', 'add', 'default', 'via', gatewayCidr.split('/')[0])
   }
 
-  private namespace(host: Host): string {
+  private namespace(host: Host | 'router'): string {
     const name = this.namespaces[host]
     if (name === undefined) throw new Error(`this lab has no ${host} host (new Lab({ ${host}: true }))`)
     return name
@@ -169,8 +169,8 @@ export class Lab {
     return peer
   }
 
-  /** Runs any program on a host (killed when the lab closes, with everything else in its namespace). */
-  spawn(host: Host, command: string[]): ChildProcess {
+  /** Runs any program on a host, or in the router (killed when the lab closes, with everything else in its namespace). */
+  spawn(host: Host | 'router', command: string[]): ChildProcess {
     return spawn('ip', ['netns', 'exec', this.namespace(host), ...command], { stdio: ['pipe', 'pipe', 'pipe'] })
   }
 

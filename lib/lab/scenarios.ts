@@ -6,6 +6,7 @@ import { deadPeerDetectionMs } from '../detection.js'
 import type { IdleTimeoutReport } from '../idle-timeout.js'
 import type { KeepaliveOptions } from '../index.js'
 import { hungPeerDataScenario, hungPeerIdleScenario } from './hung-peer.js'
+import { httpClientReuseScenario, httpIncidentScenario, httpProxyReuseScenario, type ReuseRace } from './http-scenarios.js'
 import { Lab, type Peer } from './lab.js'
 import { SLACK_MS, settingsLabel, withLab } from './measure.js'
 import { measurePathScenario } from './measure-path.js'
@@ -32,6 +33,8 @@ export interface Measurement {
   falseDrops?: { connections: number; dropped: number; measured: number; predicted: number; low: number; high: number; rounds: number }
   /** For `tcp-keepalive measure` on a lab path: its arguments and its JSON report. */
   measure?: { args: string[]; report: IdleTimeoutReport }
+  /** For requests reusing kept-alive connections at swept idle gaps: how many failed, at which gaps, how. */
+  reuseRace?: ReuseRace
 }
 
 export interface Scenario {
@@ -336,5 +339,9 @@ export function allScenarios(): Scenario[] {
     nginxScenario(),
     // Which layer forgets an idle connection, and when: tcp-keepalive measure on four known paths.
     measurePathScenario(),
+    // HTTP Keep-Alive is not TCP keepalive: each failure fixed on its own layer.
+    httpIncidentScenario(),
+    httpProxyReuseScenario(),
+    httpClientReuseScenario(),
   ]
 }
