@@ -12,12 +12,13 @@ describe('tcp-keepalive demo --network', () => {
   const unavailable = labUnavailableReason()
 
   it.skipIf(!canRun(`the network lab: ${unavailable}`, unavailable === null))(
-    'runs every lab scenario live and ends with a table of outcomes',
+    'runs the lab scenarios chosen with --scenario live and ends with a table of outcomes (all of them: --json below)',
     { timeout: 300_000 },
     () => {
-      const { code, stdout } = run(['demo', '--network'])
-      expect(code).toBe(0)
-      expect(stdout.match(/: as expected \(/g)).toHaveLength(allScenarios().length)
+      const { code, stdout } = run(['demo', '--network', '--scenario', 'dead-peer,nginx,measure'])
+      expect(code, stdout).toBe(0)
+      expect(stdout.match(/: as expected \(/g)).toHaveLength(3)
+      expect(stdout).toMatch(/^ +middlebox resets flows idle 3 s \(LVS\) +forgets after \d+–\d+ ms \(reset\)/m)
       expect(stdout).toMatch(/^Dead peer: the server's link is cut while idle +idle 1 s, interval 1 s, count 2 +ETIMEDOUT +\d+ ms/m)
       expect(stdout).toMatch(/^ +kernel defaults \(keepalive on\) +still open +- /m)
       expect(stdout).toMatch(
@@ -31,8 +32,14 @@ describe('tcp-keepalive demo --network', () => {
     { timeout: 300_000 },
     () => {
       const { code, stdout } = run(['demo', '--network', '--json'])
-      expect(code).toBe(0)
       const { ok, scenarios } = JSON.parse(stdout)
+      // The rows that failed, named, before the verdict: a failure says which scenario and what happened.
+      type Row = { ok: boolean; label: string; outcome: string }
+      const failed = scenarios.flatMap(({ id, measurements }: { id: string; measurements: Row[] }) =>
+        measurements.filter((m) => !m.ok).map((m) => `${id}: ${m.label}: ${m.outcome}`),
+      )
+      expect(failed).toEqual([])
+      expect(code).toBe(0)
       expect(ok).toBe(true)
       expect(scenarios.map((scenario: { id: string }) => scenario.id)).toEqual(allScenarios().map((scenario) => scenario.id))
       for (const id of ['hung-peer-idle', 'hung-peer-data', 'per-hop', 'lossy-link']) {
@@ -54,6 +61,15 @@ describe('tcp-keepalive demo --network', () => {
       expect(deadPeer.measurements[0]).toMatchObject({ outcome: 'ETIMEDOUT', ok: true, measuredMs: expect.any(Number) })
     },
   )
+
+  it('--scenario: only with --network, and only known ids (exit 2, the list)', () => {
+    expectOneLineFailure(run(['demo', '--scenario', 'measure']), 2, '--scenario goes with --network')
+    expectOneLineFailure(
+      run(['demo', '--network', '--scenario', 'measure,dead-peers']),
+      2,
+      "--scenario: unknown 'dead-peers'; scenarios: middlebox, dead-peer,",
+    )
+  })
 
   it.skipIf(!canDropRoot)('as an unprivileged user: exit 1 with one line, not a stack trace', () => {
     expectOneLineFailure(run(['demo', '--network'], {}, 'nobody'), 1, 'tcp-keepalive demo: --network: the network lab needs root')

@@ -9,6 +9,7 @@ import { configureKeepalive, keepaliveSupport, type KeepaliveOptions, type Keepa
 import { formatDuration, formatTable } from './format.js'
 import { hasSs, ssKeepaliveTimer } from './ss.js'
 import { type Command, UsageError } from './command.js'
+import { allScenarios } from '../lab/scenarios.js'
 import { networkDemo } from './network-demo.js'
 
 interface Profile {
@@ -37,6 +38,17 @@ const PROFILES: Profile[] = [
   },
 ]
 
+/** Words joined by ', ', in lines of at most `width` characters indented by `indent`. */
+function wrapped(words: string[], indent: number, width: number): string {
+  const lines: string[] = []
+  for (const word of words) {
+    const last = lines.length - 1
+    if (last >= 0 && indent + lines[last].length + word.length + 2 <= width) lines[last] += `, ${word}`
+    else lines.push(word)
+  }
+  return lines.map((line, i) => `${' '.repeat(indent)}${line}${i < lines.length - 1 ? ',' : ''}`).join('\n')
+}
+
 const HELP = `Usage: tcp-keepalive demo [options]
 
 Starts a server on 127.0.0.1, connects one client per profile, gives each
@@ -51,7 +63,15 @@ Options:
   --json                Print the rows (with --network: the measurements) as JSON
   --network             Instead: run the network lab live (Linux, root): a middlebox
                         that forgets idle flows, a dead peer, a rebooted peer, data in
-                        flight on a cut link, a server detecting a cut client
+                        flight on a cut link, a server detecting a cut client, what
+                        keepalive cannot see, the nginx incident, measure on known
+                        paths, and HTTP Keep-Alive against TCP keepalive
+  --scenario <ids>      With --network: only these scenarios, comma-separated:
+${wrapped(
+  allScenarios().map(({ id }) => id),
+  24,
+  80,
+)}
   -h, --help            Show this help
 `
 
@@ -77,9 +97,11 @@ export const demo: Command = {
         'user-timeout': { type: 'string' },
         json: { type: 'boolean', default: false },
         network: { type: 'boolean', default: false },
+        scenario: { type: 'string' },
       },
     })
-    if (values.network) return networkDemo(out, values.json)
+    if (values.scenario !== undefined && !values.network) throw new UsageError('--scenario goes with --network')
+    if (values.network) return networkDemo(out, values.json, values.scenario?.split(','))
     const profiles = [...PROFILES]
     const custom = customOptions(values)
     if (custom) profiles.push(configure('your settings', custom))

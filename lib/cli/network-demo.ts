@@ -3,23 +3,32 @@
 import type { Writable } from 'node:stream'
 import { labUnavailableReason } from '../lab/netns.js'
 import { allScenarios, type Measurement, type Scenario } from '../lab/scenarios.js'
-import { CommandError } from './command.js'
+import { CommandError, UsageError } from './command.js'
 import { formatDuration, formatTable } from './format.js'
 
-/** With `json`, no progress: one JSON document of every scenario's measurements at the end. */
-export async function networkDemo(out: Writable & { isTTY?: boolean }, json = false): Promise<number> {
+/**
+ * With `json`, no progress: one JSON document of every scenario's measurements at the end. `only`: the ids of the
+ * scenarios to run (all by default).
+ */
+export async function networkDemo(out: Writable & { isTTY?: boolean }, json = false, only?: string[]): Promise<number> {
+  const scenarios = allScenarios()
+  const unknown = only?.filter((id) => !scenarios.some((scenario) => scenario.id === id))
+  if (unknown?.length) {
+    throw new UsageError(`--scenario: unknown '${unknown.join("', '")}'; scenarios: ${scenarios.map(({ id }) => id).join(', ')}`)
+  }
+  const chosen = only ? scenarios.filter(({ id }) => only.includes(id)) : scenarios
   const unavailable = labUnavailableReason()
   if (unavailable) throw new CommandError(`--network: ${unavailable}`)
 
   const results: Array<{ scenario: Scenario; measurements: Measurement[] }> = []
   const allOk = () => results.every(({ measurements }) => measurements.every((m) => m.ok))
   if (json) {
-    for (const scenario of allScenarios()) results.push({ scenario, measurements: await scenario.run() })
+    for (const scenario of chosen) results.push({ scenario, measurements: await scenario.run() })
     const scenarios = results.map(({ scenario: { id, title }, measurements }) => ({ id, title, measurements }))
     out.write(`${JSON.stringify({ ok: allOk(), scenarios }, null, 2)}\n`)
     return allOk() ? 0 : 1
   }
-  for (const scenario of allScenarios()) {
+  for (const scenario of chosen) {
     const started = Date.now()
     const progress = () => `  ${scenario.title}: ${formatDuration(Date.now() - started)} of about ${formatDuration(scenario.expectedMs)}`
     let timer: NodeJS.Timeout | undefined
