@@ -13,7 +13,7 @@ import { delayRouter } from './http-delay.js'
 import type { HttpClientKind, HttpLane, HttpPeerConfig, HttpPeerEvent, HttpServerConfig } from './http-peer.js'
 import { Lab, Peer } from './lab.js'
 import { SLACK_MS, settingsLabel, withLab } from './measure.js'
-import { nginxUnavailableReason } from './nginx.js'
+import { nginxConf, nginxUnavailableReason } from './nginx.js'
 import type { Measurement, Scenario } from './scenarios.js'
 
 /** The tests run lib/ from source, but a peer is a plain node process: it always runs the built file. */
@@ -58,22 +58,7 @@ async function lanesDone(peer: HttpPeer, lanes: HttpLane[], timeoutMs: number): 
 /** The real nginx in a host, with this http { } body; resolves once it listens on `port`. Returns its error log so far. */
 async function startNginx(lab: Lab, host: HostName, dir: string, address: string, port: number, http: string): Promise<() => string> {
   chmodSync(dir, 0o755) // nginx's workers run as nobody
-  const config = `daemon off;
-master_process on;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log stderr error;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-${http}
-}
-`
+  const config = nginxConf(dir, http, { errorLog: 'error', workerConnections: 256 })
   writeFileSync(path.join(dir, 'nginx.conf'), config)
   const nginx = lab.spawn(host, ['nginx', '-p', dir, '-c', path.join(dir, 'nginx.conf')])
   let log = ''

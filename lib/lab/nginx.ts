@@ -14,6 +14,7 @@ import path from 'node:path'
 import readline from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Lab, type Peer } from './lab.js'
+import { CLI } from './measure.js'
 import { onTeardown } from './netns.js'
 import type { Connection } from './peer.js'
 import type { Measurement, Scenario } from './scenarios.js'
@@ -30,10 +31,6 @@ const SETTINGS = ['idle=1s', 'interval=1s', 'count=3']
 const APPLY_INTO_WAIT_MS = 1000
 const REQUEST = 'GET / HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n'
 
-/** The tests run lib/ from source, but the CLI is run as users run it: the built file. */
-const BESIDE = path.join(__dirname, '..', 'cli', 'main.js')
-const CLI = existsSync(BESIDE) ? BESIDE : path.join(__dirname, '..', '..', 'dist', 'cli', 'main.js')
-
 /** Why the nginx scenario cannot run here (no nginx binary), or null. */
 export function nginxUnavailableReason(): string | null {
   try {
@@ -44,18 +41,17 @@ export function nginxUnavailableReason(): string | null {
   }
 }
 
-function nginxConfig(dir: string, address: string): string {
-  const server = (listen: string) => `
-  server {
-    listen ${address}:${listen};
-    location / { proxy_pass http://127.0.0.1:${UPSTREAM_PORT}; }
-  }`
+/**
+ * An nginx.conf for a throwaway nginx run from `dir` (in the foreground, its pid file and temp paths there, errors on
+ * stderr), with this http { } body. Shared by every lab scenario that runs the distribution's nginx.
+ */
+export function nginxConf(dir: string, http: string, { errorLog = 'warn', workerConnections = 64 } = {}): string {
   return `daemon off;
 master_process on;
 worker_processes 1;
 pid ${dir}/nginx.pid;
-error_log stderr warn;
-events { worker_connections 64; }
+error_log stderr ${errorLog};
+events { worker_connections ${workerConnections}; }
 http {
   access_log off;
   client_body_temp_path ${dir}/body;
@@ -63,12 +59,25 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-  proxy_read_timeout 60s;
-${server(String(PORTS.repaired))}
-${server(`${PORTS.soKeepalive} so_keepalive=1s:1s:3`)}
-${server(String(PORTS.untouched))}
+${http}
 }
 `
+}
+
+/** The incident's nginx: three servers proxying to the slow upstream (the repaired port, so_keepalive, untouched). */
+function nginxConfig(dir: string, address: string): string {
+  const server = (listen: string) => `
+  server {
+    listen ${address}:${listen};
+    location / { proxy_pass http://127.0.0.1:${UPSTREAM_PORT}; }
+  }`
+  return nginxConf(
+    dir,
+    `  proxy_read_timeout 60s;
+${server(String(PORTS.repaired))}
+${server(`${PORTS.soKeepalive} so_keepalive=1s:1s:3`)}
+${server(String(PORTS.untouched))}`,
+  )
 }
 
 /** An HTTP upstream that answers every request UPSTREAM_DELAY_MS after it arrives, and says when one arrives. */
