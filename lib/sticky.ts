@@ -19,6 +19,7 @@ import { nodeSetsIntervalAndCount } from './fallback.js'
 import { sharedHook } from './hook.js'
 import { copied, merged, noSettings, overlay, type Settings } from './options.js'
 import { isUnbound } from './target.js'
+import { survived } from './warn.js'
 
 /** Who set a field. A higher layer is more specific: it wins. */
 export const PROCESS = 0
@@ -178,18 +179,22 @@ export function awaitConnect(socket: net.Socket, state: SocketState): void {
 }
 
 function onConnect(this: net.Socket): void {
-  this.removeListener('connect', onConnect)
-  const state = stateOf(this)
-  if (state === undefined) return
-  state.awaitingConnect = false
-  const decide = state.atConnect
-  state.atConnect = null
-  decide?.(this, state)
-  // Everything configured, also when setKeepAlive(false) came while connecting (then with keepalive
-  // off): a later setKeepAlive(true) then needs only what Node's write changes put back.
-  let settings = effective(state)
-  if (state.offAtConnect) settings = merged(settings, DISABLE)
-  if (!isEmpty(settings)) write(this, settings, state)
+  try {
+    this.removeListener('connect', onConnect)
+    const state = stateOf(this)
+    if (state === undefined) return
+    state.awaitingConnect = false
+    const decide = state.atConnect
+    state.atConnect = null
+    decide?.(this, state)
+    // Everything configured, also when setKeepAlive(false) came while connecting (then with keepalive
+    // off): a later setKeepAlive(true) then needs only what Node's write changes put back.
+    let settings = effective(state)
+    if (state.offAtConnect) settings = merged(settings, DISABLE)
+    if (!isEmpty(settings)) write(this, settings, state)
+  } catch (error) {
+    survived("tcp-keepalive's 'connect' listener", error)
+  }
 }
 
 /** Whether a setKeepAlive call turns keepalive on, read the way the running Node reads it. */
@@ -223,6 +228,18 @@ function configuredOf(socket: net.Socket): { socket: net.Socket; state: SocketSt
  */
 let nodeRecord: symbol[] | null = null
 
+/** Node's kSetKeepAlive, looked for on the first socket asked about; null where the runtime keeps none. */
+let kSetKeepAlive: symbol | null | undefined
+
+/**
+ * Whether Node turned keepalive on for this socket (its setKeepAlive, or a
+ * server's keepAlive option): then libuv wrote its own idle, interval and count.
+ */
+export function nodeEnabledKeepalive(socket: net.Socket): boolean {
+  kSetKeepAlive ??= Object.getOwnPropertySymbols(socket).find((key) => key.description === 'kSetKeepAlive') ?? null
+  return kSetKeepAlive !== null && (socket as unknown as Record<symbol, unknown>)[kSetKeepAlive] === true
+}
+
 function recordOf(socket: object): symbol[] {
   return Object.getOwnPropertySymbols(socket).filter((key) => key.description?.startsWith('kSetKeepAlive'))
 }
@@ -244,18 +261,39 @@ function rewrittenByNode(settings: Settings): Settings {
 // which Node does not touch.
 const stickyHook = sharedHook(net.Socket.prototype, 'setKeepAlive', (self, inner, args) => {
   const socket = self as net.Socket
-  const configured = configuredOf(socket)
+  let configured: ReturnType<typeof configuredOf>
+  let before: unknown[] = []
+  try {
+    configured = configuredOf(socket)
+    if (configured !== undefined) before = snapshot(socket, nodeRecord ?? recordOf(socket))
+  } catch (error) {
+    survived("tcp-keepalive's setKeepAlive wrapper", error)
+    configured = undefined
+  }
   if (configured === undefined) return inner.apply(socket, args)
-  const keys = nodeRecord ?? recordOf(socket)
-  const before = snapshot(socket, keys)
   const result = inner.apply(socket, args)
+  try {
+    afterSetKeepAlive(socket, configured, args, before)
+  } catch (error) {
+    survived("tcp-keepalive's setKeepAlive wrapper", error)
+  }
+  return result
+})
+
+/** Puts back, after Node's setKeepAlive call, what Node's write changed on a configured socket. */
+function afterSetKeepAlive(
+  socket: net.Socket,
+  configured: { socket: net.Socket; state: SocketState },
+  args: unknown[],
+  before: unknown[],
+): void {
   nodeRecord ??= recordOf(socket) // Node 24.19+ adds interval and count to it at the first call
   const { state } = configured
   const on = enables(args)
   if (state.awaitingConnect) {
     // Node applies its own call at connect, and then the connect listener writes: say what to write.
     state.offAtConnect = !on
-    return result
+    return
   }
   const after = snapshot(socket, nodeRecord)
   const nodeWrote = nodeRecord.length === 0 || nodeRecord.length !== before.length || after.some((value, i) => value !== before[i])
@@ -263,13 +301,12 @@ const stickyHook = sharedHook(net.Socket.prototype, 'setKeepAlive', (self, inner
   if (!on) {
     // Node skips setKeepAlive(false) when it believes keepalive is off, and
     // it never saw our writes: turn it off ourselves.
-    if (nodeWrote) return result
+    if (nodeWrote) return
     settings = DISABLE
   } else {
-    if (!nodeWrote) return result // the kernel holds what it held: ours
+    if (!nodeWrote) return // the kernel holds what it held: ours
     const wanted = effective(state)
     settings = wanted.enable === false ? DISABLE : rewrittenByNode(wanted)
   }
   if (!isEmpty(settings)) write(configured.socket, settings, state)
-  return result
-})
+}

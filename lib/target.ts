@@ -62,7 +62,7 @@ const KEPT = Symbol('tcp-keepalive target')
 /**
  * The socket's fd (-1 where the runtime exposes none), or null for a socket
  * that has not connected yet (DNS or the TCP handshake still running, or
- * connect() not called). Throws ERR_SOCKET_CLOSED for a destroyed socket.
+ * connect() not called). Throws ERR_SOCKET_CLOSED for a destroyed socket, or one being torn down.
  * `keep` (for a configured socket) keeps what it finds on the handle for the next call.
  */
 export function socketTarget(socket: net.Socket, keep = false): Target | null {
@@ -77,7 +77,10 @@ export function socketTarget(socket: net.Socket, keep = false): Target | null {
     if (!handle) return socket.remoteAddress !== undefined ? { socket, fd: -1, knownTcp: false } : null
     const kept = (handle as { [KEPT]?: Target })[KEPT]
     if (kept !== undefined) return kept
-    const fd = typeof handle.fd === 'number' && handle.fd >= 0 ? handle.fd : -1
+    const exposed = handle.fd
+    // A handle of Node's that is no longer alive reads UV_EINVAL (a TLS socket torn down as it connects): closed, not fd-less.
+    if (typeof exposed === 'number' && exposed < -1) throw socketClosed()
+    const fd = typeof exposed === 'number' && exposed >= 0 ? exposed : -1
     const target = { socket, fd, knownTcp }
     if (keep && Object.isExtensible(handle)) (handle as { [KEPT]?: Target })[KEPT] = target
     return target
