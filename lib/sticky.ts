@@ -15,6 +15,7 @@
 // the accept path. Sockets never configured pay one property lookup per
 // setKeepAlive call.
 import net = require('node:net')
+import { isProxy } from 'node:util/types'
 import { nodeSetsIntervalAndCount } from './fallback.js'
 import { sharedHook } from './hook.js'
 import { copied, merged, noSettings, overlay, type Settings } from './options.js'
@@ -40,10 +41,13 @@ export interface SocketState {
   lacksUserTimeout: boolean
 }
 
-// The state lives on the socket under a symbol: on a fresh accepted socket a
-// property costs ~60 ns where a WeakMap entry costs ~400 ns. (http2's socket
-// proxy forwards it to the real socket.) A socket that takes no new property
-// (Object.preventExtensions) gets a WeakMap entry instead.
+// The state lives on the socket under a symbol, non-enumerable: util.inspect
+// and console.log of a program's sockets, Object.keys and spreads show nothing
+// of ours. On a fresh socket a property costs ~60 ns where a WeakMap entry
+// made every configured connection several times costlier (measured with
+// bench/first-call.mjs and bench/process.mjs). http2's socket proxy forwards
+// reads to the real socket, and the state is defined on that one. A socket
+// that takes no new property (Object.preventExtensions) gets a WeakMap entry.
 const STATE = Symbol('tcp-keepalive')
 let inextensible: WeakMap<object, SocketState> | null = null
 
@@ -59,6 +63,22 @@ export function stateOf(socket: net.Socket): SocketState | undefined {
   }
 }
 
+/** Node's owner_symbol, by which a handle names its socket; found on the first proxy met. */
+let ownerSymbol: symbol | undefined
+
+/** The socket an http2 socket proxy stands for: the one its handle names. */
+function behindProxy(proxy: net.Socket): object | undefined {
+  const handle = (proxy as { _handle?: object | null })._handle
+  if (handle == null) return undefined
+  ownerSymbol ??= Object.getOwnPropertySymbols(handle).find((key) => key.description === 'owner_symbol')
+  return ownerSymbol === undefined ? undefined : (handle as Record<symbol, object | undefined>)[ownerSymbol]
+}
+
+/** Defines `key` on `owner` as a property that util.inspect, Object.keys and spreads do not show. */
+function hide(owner: object, key: symbol, value: unknown): void {
+  Object.defineProperty(owner, key, { value, writable: true, configurable: true, enumerable: false })
+}
+
 /** A layer that set nothing: shared by every state until the layer sets a field (one object fewer per socket each). */
 const NOTHING: Readonly<Settings> = Object.freeze(noSettings())
 
@@ -72,7 +92,8 @@ export function stateFor(socket: net.Socket, known = stateOf(socket)): SocketSta
     atConnect: null,
     lacksUserTimeout: false,
   }
-  if (Object.isExtensible(socket)) (socket as WithState)[STATE] = state
+  const owner = (isProxy(socket) && behindProxy(socket)) || socket
+  if (Object.isExtensible(owner)) hide(owner, STATE, state)
   else (inextensible ??= new WeakMap()).set(socket, state)
   return state
 }

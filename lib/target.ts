@@ -49,13 +49,15 @@ export function isTcpHandle(handle: object): boolean {
 }
 
 /**
- * A configured socket's target, kept on its handle: it holds as long as the
+ * A configured socket's target, kept by its handle: it holds as long as the
  * socket has that handle, and spares Node's fd getter, a call into C++ that
- * costs as much as the rest of socketTarget. On the handle, not on the
- * socket: a socket that still held its handle after Node dropped it made
- * Node 26 carry closed sockets through young-generation collections into the
- * old generation (under the preload, an HTTP server's scavenges took 3x as
- * long and it ran 3x as many full collections).
+ * costs as much as the rest of socketTarget. By the handle, not the socket: a
+ * socket that still held its handle after Node dropped it made Node 26 carry
+ * closed sockets through young-generation collections into the old
+ * generation (under the preload, an HTTP server's scavenges took 3x as long
+ * and it ran 3x as many full collections). Non-enumerable: a program's
+ * util.inspect of a handle shows nothing of ours (a WeakMap would, as for the
+ * socket's state in sticky.ts, cost on every configured connection).
  */
 const KEPT = Symbol('tcp-keepalive target')
 
@@ -82,7 +84,7 @@ export function socketTarget(socket: net.Socket, keep = false): Target | null {
     if (typeof exposed === 'number' && exposed < -1) throw socketClosed()
     const fd = typeof exposed === 'number' && exposed >= 0 ? exposed : -1
     const target = { socket, fd, knownTcp }
-    if (keep && Object.isExtensible(handle)) (handle as { [KEPT]?: Target })[KEPT] = target
+    if (keep && Object.isExtensible(handle)) Object.defineProperty(handle, KEPT, { value: target, configurable: true })
     return target
   } catch (error) {
     throw isUnbound(error) ? socketClosed() : error

@@ -41,6 +41,7 @@ describe('the preload is invisible to the program', () => {
     ],
     ['hasref', "Node's test-handle-wrap-hasref.js: the listening handle closed before 'listening'"],
     ['torndown', "Node's test-tls-connect-abort-controller.js: no warning for a connection torn down as it connects"],
+    ['inspect', 'util.inspect of servers, sockets and handles shows none of our state'],
   ])('%s: %s', async (which) => {
     const plain = await run(which)
     expect(plain).toMatchObject({ code: 0, stderr: '' })

@@ -76,7 +76,7 @@ const cases = {
     return events
   },
 
-  // What util.inspect shows of a connection's sockets and handles, at both ends.
+  // What util.inspect (console.log) shows of a server and a connection's sockets and handles, at both ends.
   async inspect() {
     const server = net.createServer().listen(0, '127.0.0.1')
     await once(server, 'listening')
@@ -87,7 +87,7 @@ const cases = {
     await new Promise((resolve) => setImmediate(resolve))
     socket.setKeepAlive(true, 1000) // sticky: the socket's state is in use
     client.setKeepAlive(true, 1000)
-    const shown = [server, socket, socket._handle, client, client._handle].map((each) => util.inspect(each, { showHidden: true }))
+    const shown = [server, socket, socket._handle, client, client._handle].map((each) => util.inspect(each)) // what console.log prints
     client.destroy()
     socket.destroy()
     server.close()
