@@ -282,7 +282,7 @@ function onListening(this: net.Server): void {
     listening.add(this)
     followRules(this)
   } catch (error) {
-    // (Node's test-handle-wrap-hasref.js closes the handle before 'listening': address() throws EBADF.)
+    // (A handle closed under its server, as Node's test-handle-wrap-hasref.js does: address() throws EBADF.)
     survived("keepaliveProcess, on a server's 'listening',", error)
   }
 }
