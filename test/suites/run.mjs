@@ -24,6 +24,8 @@ let preload = path.join(root, 'dist', 'register.js')
 const cache = path.join(process.env.TCP_KEEPALIVE_TOOLS || path.join(homedir(), '.cache', 'tcp-keepalive-tools'), 'suites')
 
 const RULES = ['idle=30s interval=5s count=3 user-timeout=40s', 'idle=1s interval=1s count=1 user-timeout=2s']
+/** What the package prints (warnings, the preload's errors) or shows (a state symbol): not a path such as tcp-keepalive-tools/. */
+const OURS = /TcpKeepaliveWarning|TCP_KEEPALIVE_[A-Z]|tcp-keepalive: |tcp-keepalive\/register: |Symbol\(tcp-keepalive/
 /** Per test file and run; a file that takes longer fails. */
 const TIMEOUT_MS = 60_000
 
@@ -135,7 +137,7 @@ function runOnce(args, cwd, slot, rule) {
     const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS)
     child.on('close', (code, signal) => {
       clearTimeout(timer)
-      resolve({ passed: code === 0, code: code ?? signal, printed: /tcp-keepalive|TCP_KEEPALIVE|TcpKeepalive/.test(output), output })
+      resolve({ passed: code === 0, code: code ?? signal, printed: OURS.test(output), output })
     })
   })
 }
