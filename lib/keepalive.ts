@@ -24,6 +24,7 @@ import {
   winning,
 } from './sticky.js'
 import { checkTarget, fdTarget, isTcpHandle, type KeepaliveTarget, socketTarget } from './target.js'
+import { warnOnce } from './warn.js'
 
 export type { KeepaliveState, TcpInfo } from './backend.js'
 export type { KeepaliveOptions } from './options.js'
@@ -91,15 +92,6 @@ export const keepaliveSupport: KeepaliveSupport = Object.freeze({
     ),
   ),
 })
-
-const warned = new Set<string>()
-
-/** Emits a TcpKeepaliveWarning once per process for each distinct text. */
-export function warnOnce(text: string, code: string): void {
-  if (warned.has(text)) return
-  warned.add(text)
-  process.emitWarning(text, { type: 'TcpKeepaliveWarning', code })
-}
 
 /**
  * Whether an integration should let this connection pass untouched: a Unix
@@ -191,8 +183,14 @@ export class Inheritance {
   }
 }
 
-/** A process-wide rule could not configure a connection: the process's own connections are not its to break. */
+/** The socket was closed, or is being torn down (socketTarget). */
+function isClosed(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'ERR_SOCKET_CLOSED'
+}
+
+/** A process-wide rule could not configure a connection: the process's own connections are not its to break (one closed meanwhile: nothing to say). */
 export function warnRuleNotApplied(error: Error): void {
+  if (isClosed(error)) return
   warnOnce(`tcp-keepalive: keepaliveProcess could not configure a connection, left as it was: ${error.message}`, 'TCP_KEEPALIVE_FAILED')
 }
 
@@ -368,6 +366,7 @@ function writeLater(socket: net.Socket, settings: Settings, state: SocketState):
     if (ownUserTimeout) using.apply(target, given)
     else applyTolerant(using, target, given, state)
   } catch (error) {
+    if (isClosed(error)) return // torn down meanwhile: nothing to keep alive, nothing to say
     if (isEmpty(state.layers[OWN]) && isEmpty(state.layers[INTEGRATION])) warnRuleNotApplied(error as Error)
     else socket.destroy(error as Error)
   }

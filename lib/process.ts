@@ -7,17 +7,24 @@
 // agent, undici/fetch, pg, mysql2, ioredis, node-redis and ws. (The
 // 'net.client.socket' diagnostics channel is published by net.connect only,
 // not by new net.Socket().connect(), which pg uses.)
-// Accepted: a 'connection' listener put first on each server as it starts
-// listening (a wrapper on net.Server.prototype.listen), so the settings are in
-// place before the server's own listeners run. Servers already listening when
-// the rule is added are reached through the 'net.server.socket' diagnostics
-// channel, which Node publishes just after the 'connection' event, and are
-// watched from their first connection on.
+// Accepted: nothing a program can count or see on its servers (no listener,
+// no property). Node binds every listening handle in Server.prototype._listen2
+// (listen(port), listen({ fd }), listen(handle), a cluster worker's): a wrapper
+// there learns each server's port and writes its listening socket. Every
+// accepted socket comes through the 'net.server.socket' diagnostics channel,
+// which Node publishes just after the 'connection' event; servers already
+// listening when the rule is added are watched from their first connection
+// on. Bun has neither: there, listeners on each server (put first as it
+// listens, a wrapper on listen).
 // On Linux, where accepted sockets inherit keepalive from their listener, the
 // static rules for a server's port are written once on its listening socket
 // (and what it held before is put back when they stop): a connection then
 // costs no system call, once one accepted after the write is read back and
 // holds them.
+//
+// Everything of ours that runs in the program's stead (hooks, listeners, the
+// channel subscriber) catches what it throws: the program carries on, with one
+// warning (lib/warn.ts).
 //
 // The hooks go on top of whatever the prototypes hold when the first rule is
 // added (an APM agent's wrappers keep running) and come off with the last
@@ -36,13 +43,24 @@ import {
   listenerFds,
   readKeepalive,
   settledSettings,
-  warnOnce,
   warnRuleNotApplied,
 } from './keepalive.js'
 import { copied, type Field, FIELDS, noSettings, overlay, type KeepaliveOptions, type Settings } from './options.js'
 import { settingsFromRule } from './rule.js'
 import { listenerSettingsOf } from './server.js'
-import { adoptFresh, awaitConnect, isEmpty, PROCESS, sameSettings, setLayer, stateFor, stateOf, type SocketState } from './sticky.js'
+import {
+  adoptFresh,
+  awaitConnect,
+  isEmpty,
+  nodeEnabledKeepalive,
+  PROCESS,
+  sameSettings,
+  setLayer,
+  stateFor,
+  stateOf,
+  type SocketState,
+} from './sticky.js'
+import { survived, warnOnce } from './warn.js'
 
 /** What is known of a connection when a rule function decides on it. */
 export interface ConnectionInfo {
@@ -97,10 +115,10 @@ let anyAcceptedFunction = false
  * connection is matched then.
  */
 let staticOutgoing: { byPort: ReadonlyMap<number, Readonly<Settings>>; otherPorts: Readonly<Settings> | null } | null = null
-/** On a server whose connections our own 'connection' listener handles: its port, learned at the first one. */
-const WATCHED = Symbol('tcp-keepalive watched server')
-type WatchedServer = net.Server & { [WATCHED]?: Watched }
+/** The servers watched since they listened (or since their first connection): kept off the server, out of its owner's sight. */
+const watched = new WeakMap<net.Server, Watched>()
 interface Watched {
+  /** Its port, learned when it listened (socket.localPort is a system call per connection). */
   port: number | undefined
   /** The listening socket, once the static rules for its port were written on it. */
   listener: Listener | null
@@ -118,11 +136,8 @@ interface Listener {
   /** `written` is all the static rules give its port (no field left to a keepaliveServer or missing on MPTCP). */
   exact: boolean
 }
-/** Watched servers now listening on a TCP port: their listening sockets follow the rules as they change. */
-const listening = new Set<WatchedServer>()
-/** On an accepted socket the rules have seen (through the 'connection' listener or the channel). */
-const SEEN = Symbol('tcp-keepalive seen')
-type SeenSocket = net.Socket & { [SEEN]?: true }
+/** Watched servers listening on a TCP port: their listening sockets follow the rules as they change (closed ones leave at the next listen). */
+const listening = new Set<net.Server>()
 
 const SCOPE_KEYS = new Set(['outgoing', 'accepted', 'ports'])
 
@@ -191,11 +206,39 @@ export function keepaliveProcess(rule: ProcessKeepaliveRule, scope: ProcessKeepa
 
 const connectHook = sharedHook(net.Socket.prototype, 'connect', (self, inner, args) => {
   const result = inner.apply(self, args)
-  if (anyOutgoing) watchOutgoing(self as net.Socket, args)
+  if (anyOutgoing) {
+    try {
+      watchOutgoing(self as net.Socket, args)
+    } catch (error) {
+      survived('keepaliveProcess, on a connect() call,', error)
+    }
+  }
   return result
 })
 
-const listenHook = sharedHook(net.Server.prototype, 'listen', watchListen)
+/** Node's (and Deno's) server binds in _listen2 and publishes accepted sockets; Bun's has no _listen2 and publishes nothing. */
+const NodeServer = net.Server.prototype as net.Server & { _listen2?: (...args: unknown[]) => unknown }
+const bindsInListen2 = typeof NodeServer._listen2 === 'function'
+
+const listen2Hook = bindsInListen2
+  ? sharedHook(NodeServer as Required<typeof NodeServer>, '_listen2', (self, inner, args) => {
+      const result = inner.apply(self, args)
+      bound(self as net.Server)
+      return result
+    })
+  : null
+
+/** A server's handle is bound and listening (or failed to: its error comes later). */
+function bound(server: net.Server): void {
+  try {
+    watch(server)
+    if (server.listening) onListening.call(server)
+  } catch (error) {
+    survived('keepaliveProcess, on a server starting to listen,', error)
+  }
+}
+
+const listenHook = bindsInListen2 ? null : sharedHook(net.Server.prototype, 'listen', watchListen)
 /**
  * Bun's http.Server is no net.Server and has its own listen: hooked the same
  * way. Only under Bun is node:http loaded for it (a preload on Node does not
@@ -207,33 +250,47 @@ const httpListenHook = (() => {
   return Server.prototype.listen === net.Server.prototype.listen ? null : sharedHook(Server.prototype, 'listen', watchListen)
 })()
 
+/** Bun: the server's listeners, put first, tell us when it listens, accepts and closes. */
 function watchListen(self: unknown, inner: (...args: unknown[]) => unknown, args: unknown[]): unknown {
-  watch(self as WatchedServer)
+  try {
+    const server = self as net.Server
+    if (!watched.has(server)) {
+      server.prependListener('connection', onConnection)
+      server.prependListener('listening', onListening)
+      server.on('close', onClose)
+    }
+    watch(server)
+  } catch (error) {
+    survived('keepaliveProcess, on a server starting to listen,', error)
+  }
   return inner.apply(self, args)
 }
 
-/** From a server's listen(), or its first connection when it was listening before: its connections are ours first. */
-function watch(server: WatchedServer): void {
-  if (server[WATCHED] === undefined) {
-    server.prependListener('connection', onConnection)
-    server.prependListener('listening', onListening)
-    server.on('close', onClose)
+/** From a server's listen(), or its first connection when it was listening before. */
+function watch(server: net.Server): Watched {
+  const fresh: Watched = { port: undefined, listener: null } // (again) listening: the port may be another
+  watched.set(server, fresh)
+  return fresh
+}
+
+function onListening(this: net.Server): void {
+  try {
+    const address = this.address()
+    if (typeof address !== 'object' || address === null) return // a Unix socket
+    watched.get(this)!.port = address.port
+    for (const server of listening) if (!server.listening) listening.delete(server)
+    listening.add(this)
+    followRules(this)
+  } catch (error) {
+    // (A handle closed under its server, as Node's test-handle-wrap-hasref.js does: address() throws EBADF.)
+    survived("keepaliveProcess, on a server's 'listening',", error)
   }
-  server[WATCHED] = { port: undefined, listener: null } // (again) listening: the port may be another
 }
 
-function onListening(this: WatchedServer): void {
-  const address = this.address()
-  if (typeof address !== 'object' || address === null) return // a Unix socket
-  this[WATCHED]!.port = address.port
-  listening.add(this)
-  followRules(this)
-}
-
-function onClose(this: WatchedServer): void {
+function onClose(this: net.Server): void {
   listening.delete(this)
-  const watched = this[WATCHED]
-  if (watched) watched.listener = null // its fd is closed: nothing to put back
+  const known = watched.get(this)
+  if (known) known.listener = null // its fd is closed: nothing to put back
 }
 
 /** The static rules' settings for accepted connections on `port`, later rules winning. */
@@ -248,22 +305,22 @@ function staticAccepted(port: number | undefined): Settings {
  * accepted sockets do not inherit, the server has no listening fd of its own
  * (a cluster worker), or the kernel refuses, each connection is configured instead.
  */
-function followRules(server: WatchedServer): void {
-  const watched = server[WATCHED]!
+function followRules(server: net.Server): void {
+  const watching = watched.get(server)!
   // A server being closed has given up its fd (its 'close' event comes later): that number may be another socket's now.
   if (!server.listening) {
     listening.delete(server)
-    watched.listener = null
+    watching.listener = null
     return
   }
   if (!acceptedSocketsInherit) return
   const fds = listenerFds(server)
   if (fds.length === 0) return
-  const fromRules = staticAccepted(watched.port)
+  const fromRules = staticAccepted(watching.port)
   const wanted = copied(fromRules)
   const own = listenerSettingsOf(server)
   if (own) for (const field of FIELDS) if (own[field] !== undefined) wanted[field] = undefined
-  const listener = watched.listener
+  const listener = watching.listener
   const write = noSettings()
   for (const field of FIELDS) {
     const value = wanted[field] ?? (listener?.written[field] !== undefined ? listener.original[field] : undefined)
@@ -278,11 +335,11 @@ function followRules(server: WatchedServer): void {
     let applied = write
     for (const fd of fds) applied = configureFd(fd, write)
     if (applied.userTimeout === undefined) wanted.userTimeout = undefined // a Multipath TCP listener lacks it
-    watched.listener = isEmpty(wanted)
+    watching.listener = isEmpty(wanted)
       ? null
       : { server, fds, written: Object.freeze(wanted), original, inheritance: new Inheritance(), exact: sameSettings(fromRules, wanted) }
   } catch (error) {
-    watched.listener = null
+    watching.listener = null
     warnOnce(`tcp-keepalive: keepaliveProcess could not configure a listening socket: ${(error as Error).message}`, 'TCP_KEEPALIVE_FAILED')
   }
 }
@@ -324,46 +381,60 @@ function rulesChanged(): void {
   staticOutgoing = decideStaticOutgoing()
   if (rules.length > 0) {
     connectHook.install()
-    listenHook.install()
+    listen2Hook?.install()
+    listenHook?.install()
     httpListenHook?.install()
   } else {
     connectHook.uninstall()
-    listenHook.uninstall()
+    listen2Hook?.uninstall()
+    listenHook?.uninstall()
     httpListenHook?.uninstall()
   }
+  if (!bindsInListen2) return
   if (anyAccepted && !hadAccepted) diagnostics.subscribe('net.server.socket', onPublished)
   if (!anyAccepted && hadAccepted) diagnostics.unsubscribe('net.server.socket', onPublished)
 }
 
-function onConnection(this: WatchedServer, socket: net.Socket): void {
-  onAccepted(socket, localPortOf(this, socket), this[WATCHED]?.listener ?? null)
+/** Bun: a server's connection, before its own listeners. */
+function onConnection(this: net.Server, socket: net.Socket): void {
+  try {
+    const watching = watched.get(this)
+    onAccepted(socket, localPortOf(watching, socket), watching?.listener ?? null)
+  } catch (error) {
+    survived('keepaliveProcess, on an accepted connection,', error)
+  }
 }
 
-/** An accepted socket's local port: its watched server's, known since 'listening' (socket.localPort is a system call per connection). */
-function localPortOf(server: WatchedServer | undefined, socket: net.Socket): Port {
-  const port = server?.[WATCHED]?.port
+/** An accepted socket's local port: its watched server's, known since it listened (socket.localPort is a system call per connection). */
+function localPortOf(watching: Watched | undefined, socket: net.Socket): Port {
+  const port = watching?.port
   return port !== undefined ? port : () => socket.localPort
 }
 
 /**
- * Every accepted connection is published here just after 'connection': those
- * of servers listening before any rule, and those whose server lost our
- * 'connection' listener (removeAllListeners('connection')). A server
- * listening before any rule is watched from its first connection on, as if
- * the hooks had seen it listen: its listening socket gets the rules, and its
- * later connections inherit them.
+ * Node publishes every accepted connection here, just after 'connection'. A
+ * server listening before any rule is watched from its first connection on,
+ * as if the hooks had seen it listen: its listening socket gets the rules, and
+ * its later connections inherit them.
  */
 function onPublished(message: unknown): void {
-  const { socket } = message as { socket: SeenSocket }
-  // A 'connection' listener may have closed it already: nothing to configure.
-  if (socket[SEEN] !== undefined || socket.destroyed) return
-  const found = (socket as { server?: unknown }).server
-  const server = found instanceof net.Server ? (found as WatchedServer) : undefined
-  if (server !== undefined && server[WATCHED] === undefined && server.listening) {
-    watch(server)
-    onListening.call(server)
+  try {
+    const { socket } = message as { socket: net.Socket }
+    // A 'connection' listener may have closed it already: nothing to configure.
+    if (socket.destroyed) return
+    const found = (socket as { server?: unknown }).server
+    const server = found instanceof net.Server ? found : undefined
+    let watching = server && watched.get(server)
+    let listener = watching?.listener ?? null
+    if (server !== undefined && watching === undefined && server.listening) {
+      watching = watch(server)
+      onListening.call(server)
+      listener = null // accepted before its listening socket got the rules: configured itself
+    }
+    onAccepted(socket, localPortOf(watching, socket), listener)
+  } catch (error) {
+    survived('keepaliveProcess, on an accepted connection,', error)
   }
-  onAccepted(socket, localPortOf(server, socket)) // accepted before its listening socket got the rules: configured itself
 }
 
 /** Where a connect() call goes: a TCP host and port, or a Unix socket path. */
@@ -431,10 +502,10 @@ function watchOutgoing(socket: net.Socket, args: unknown[]): void {
   awaitConnect(socket, state)
 }
 
-function onAccepted(socket: SeenSocket, localPort: Port, listener: Listener | null = null): void {
-  if (!anyAccepted || socket[SEEN] !== undefined) return
-  if (Object.isExtensible(socket)) socket[SEEN] = true // (one that takes no property may be decided twice: the same writes)
-  if (isUnixSocket(socket)) return
+function onAccepted(socket: net.Socket, localPort: Port, found: Listener | null): void {
+  if (!anyAccepted || isUnixSocket(socket)) return
+  // A 'connection' listener (or the server's keepAlive option) made Node write its own keepalive: not what was inherited.
+  const listener = found !== null && nodeEnabledKeepalive(socket) ? null : found
   // The preload's common case: static rules only, all written on the listening socket, which a socket
   // accepted after the write was read back to inherit. Recorded as they are: no decision, no copy, no system call.
   if (listener?.exact && listener.inheritance.known && !anyAcceptedFunction && adoptFresh(socket, PROCESS, listener.written)) return

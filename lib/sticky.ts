@@ -15,10 +15,12 @@
 // the accept path. Sockets never configured pay one property lookup per
 // setKeepAlive call.
 import net = require('node:net')
+import { isProxy } from 'node:util/types'
 import { nodeSetsIntervalAndCount } from './fallback.js'
 import { sharedHook } from './hook.js'
 import { copied, merged, noSettings, overlay, type Settings } from './options.js'
 import { isUnbound } from './target.js'
+import { survived } from './warn.js'
 
 /** Who set a field. A higher layer is more specific: it wins. */
 export const PROCESS = 0
@@ -39,10 +41,13 @@ export interface SocketState {
   lacksUserTimeout: boolean
 }
 
-// The state lives on the socket under a symbol: on a fresh accepted socket a
-// property costs ~60 ns where a WeakMap entry costs ~400 ns. (http2's socket
-// proxy forwards it to the real socket.) A socket that takes no new property
-// (Object.preventExtensions) gets a WeakMap entry instead.
+// The state lives on the socket under a symbol, non-enumerable: util.inspect
+// and console.log of a program's sockets, Object.keys and spreads show nothing
+// of ours. On a fresh socket a property costs ~60 ns where a WeakMap entry
+// made every configured connection several times costlier (measured with
+// bench/first-call.mjs and bench/process.mjs). http2's socket proxy forwards
+// reads to the real socket, and the state is defined on that one. A socket
+// that takes no new property (Object.preventExtensions) gets a WeakMap entry.
 const STATE = Symbol('tcp-keepalive')
 let inextensible: WeakMap<object, SocketState> | null = null
 
@@ -58,6 +63,22 @@ export function stateOf(socket: net.Socket): SocketState | undefined {
   }
 }
 
+/** Node's owner_symbol, by which a handle names its socket; found on the first proxy met. */
+let ownerSymbol: symbol | undefined
+
+/** The socket an http2 socket proxy stands for: the one its handle names. */
+function behindProxy(proxy: net.Socket): object | undefined {
+  const handle = (proxy as { _handle?: object | null })._handle
+  if (handle == null) return undefined
+  ownerSymbol ??= Object.getOwnPropertySymbols(handle).find((key) => key.description === 'owner_symbol')
+  return ownerSymbol === undefined ? undefined : (handle as Record<symbol, object | undefined>)[ownerSymbol]
+}
+
+/** Defines `key` on `owner` as a property that util.inspect, Object.keys and spreads do not show. */
+function hide(owner: object, key: symbol, value: unknown): void {
+  Object.defineProperty(owner, key, { value, writable: true, configurable: true, enumerable: false })
+}
+
 /** A layer that set nothing: shared by every state until the layer sets a field (one object fewer per socket each). */
 const NOTHING: Readonly<Settings> = Object.freeze(noSettings())
 
@@ -71,7 +92,8 @@ export function stateFor(socket: net.Socket, known = stateOf(socket)): SocketSta
     atConnect: null,
     lacksUserTimeout: false,
   }
-  if (Object.isExtensible(socket)) (socket as WithState)[STATE] = state
+  const owner = (isProxy(socket) && behindProxy(socket)) || socket
+  if (Object.isExtensible(owner)) hide(owner, STATE, state)
   else (inextensible ??= new WeakMap()).set(socket, state)
   return state
 }
@@ -178,18 +200,22 @@ export function awaitConnect(socket: net.Socket, state: SocketState): void {
 }
 
 function onConnect(this: net.Socket): void {
-  this.removeListener('connect', onConnect)
-  const state = stateOf(this)
-  if (state === undefined) return
-  state.awaitingConnect = false
-  const decide = state.atConnect
-  state.atConnect = null
-  decide?.(this, state)
-  // Everything configured, also when setKeepAlive(false) came while connecting (then with keepalive
-  // off): a later setKeepAlive(true) then needs only what Node's write changes put back.
-  let settings = effective(state)
-  if (state.offAtConnect) settings = merged(settings, DISABLE)
-  if (!isEmpty(settings)) write(this, settings, state)
+  try {
+    this.removeListener('connect', onConnect)
+    const state = stateOf(this)
+    if (state === undefined) return
+    state.awaitingConnect = false
+    const decide = state.atConnect
+    state.atConnect = null
+    decide?.(this, state)
+    // Everything configured, also when setKeepAlive(false) came while connecting (then with keepalive
+    // off): a later setKeepAlive(true) then needs only what Node's write changes put back.
+    let settings = effective(state)
+    if (state.offAtConnect) settings = merged(settings, DISABLE)
+    if (!isEmpty(settings)) write(this, settings, state)
+  } catch (error) {
+    survived("tcp-keepalive's 'connect' listener", error)
+  }
 }
 
 /** Whether a setKeepAlive call turns keepalive on, read the way the running Node reads it. */
@@ -223,6 +249,18 @@ function configuredOf(socket: net.Socket): { socket: net.Socket; state: SocketSt
  */
 let nodeRecord: symbol[] | null = null
 
+/** Node's kSetKeepAlive, looked for on the first socket asked about; null where the runtime keeps none. */
+let kSetKeepAlive: symbol | null | undefined
+
+/**
+ * Whether Node turned keepalive on for this socket (its setKeepAlive, or a
+ * server's keepAlive option): then libuv wrote its own idle, interval and count.
+ */
+export function nodeEnabledKeepalive(socket: net.Socket): boolean {
+  kSetKeepAlive ??= Object.getOwnPropertySymbols(socket).find((key) => key.description === 'kSetKeepAlive') ?? null
+  return kSetKeepAlive !== null && (socket as unknown as Record<symbol, unknown>)[kSetKeepAlive] === true
+}
+
 function recordOf(socket: object): symbol[] {
   return Object.getOwnPropertySymbols(socket).filter((key) => key.description?.startsWith('kSetKeepAlive'))
 }
@@ -244,18 +282,39 @@ function rewrittenByNode(settings: Settings): Settings {
 // which Node does not touch.
 const stickyHook = sharedHook(net.Socket.prototype, 'setKeepAlive', (self, inner, args) => {
   const socket = self as net.Socket
-  const configured = configuredOf(socket)
+  let configured: ReturnType<typeof configuredOf>
+  let before: unknown[] = []
+  try {
+    configured = configuredOf(socket)
+    if (configured !== undefined) before = snapshot(socket, nodeRecord ?? recordOf(socket))
+  } catch (error) {
+    survived("tcp-keepalive's setKeepAlive wrapper", error)
+    configured = undefined
+  }
   if (configured === undefined) return inner.apply(socket, args)
-  const keys = nodeRecord ?? recordOf(socket)
-  const before = snapshot(socket, keys)
   const result = inner.apply(socket, args)
+  try {
+    afterSetKeepAlive(socket, configured, args, before)
+  } catch (error) {
+    survived("tcp-keepalive's setKeepAlive wrapper", error)
+  }
+  return result
+})
+
+/** Puts back, after Node's setKeepAlive call, what Node's write changed on a configured socket. */
+function afterSetKeepAlive(
+  socket: net.Socket,
+  configured: { socket: net.Socket; state: SocketState },
+  args: unknown[],
+  before: unknown[],
+): void {
   nodeRecord ??= recordOf(socket) // Node 24.19+ adds interval and count to it at the first call
   const { state } = configured
   const on = enables(args)
   if (state.awaitingConnect) {
     // Node applies its own call at connect, and then the connect listener writes: say what to write.
     state.offAtConnect = !on
-    return result
+    return
   }
   const after = snapshot(socket, nodeRecord)
   const nodeWrote = nodeRecord.length === 0 || nodeRecord.length !== before.length || after.some((value, i) => value !== before[i])
@@ -263,13 +322,12 @@ const stickyHook = sharedHook(net.Socket.prototype, 'setKeepAlive', (self, inner
   if (!on) {
     // Node skips setKeepAlive(false) when it believes keepalive is off, and
     // it never saw our writes: turn it off ourselves.
-    if (nodeWrote) return result
+    if (nodeWrote) return
     settings = DISABLE
   } else {
-    if (!nodeWrote) return result // the kernel holds what it held: ours
+    if (!nodeWrote) return // the kernel holds what it held: ours
     const wanted = effective(state)
     settings = wanted.enable === false ? DISABLE : rewrittenByNode(wanted)
   }
   if (!isEmpty(settings)) write(configured.socket, settings, state)
-  return result
-})
+}

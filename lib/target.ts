@@ -60,20 +60,22 @@ export function isTcpHandle(handle: object): boolean {
 }
 
 /**
- * A configured socket's target, kept on its handle: it holds as long as the
+ * A configured socket's target, kept by its handle: it holds as long as the
  * socket has that handle, and spares Node's fd getter, a call into C++ that
- * costs as much as the rest of socketTarget. On the handle, not on the
- * socket: a socket that still held its handle after Node dropped it made
- * Node 26 carry closed sockets through young-generation collections into the
- * old generation (under the preload, an HTTP server's scavenges took 3x as
- * long and it ran 3x as many full collections).
+ * costs as much as the rest of socketTarget. By the handle, not the socket: a
+ * socket that still held its handle after Node dropped it made Node 26 carry
+ * closed sockets through young-generation collections into the old
+ * generation (under the preload, an HTTP server's scavenges took 3x as long
+ * and it ran 3x as many full collections). Non-enumerable: a program's
+ * util.inspect of a handle shows nothing of ours (a WeakMap would, as for the
+ * socket's state in sticky.ts, cost on every configured connection).
  */
 const KEPT = Symbol('tcp-keepalive target')
 
 /**
  * The socket's fd (-1 where the runtime exposes none), or null for a socket
  * that has not connected yet (DNS or the TCP handshake still running, or
- * connect() not called). Throws ERR_SOCKET_CLOSED for a destroyed socket.
+ * connect() not called). Throws ERR_SOCKET_CLOSED for a destroyed socket, or one being torn down.
  * `keep` (for a configured socket) keeps what it finds on the handle for the next call.
  */
 export function socketTarget(socket: net.Socket, keep = false): Target | null {
@@ -88,9 +90,12 @@ export function socketTarget(socket: net.Socket, keep = false): Target | null {
     if (!handle) return socket.remoteAddress !== undefined ? { socket, fd: -1, knownTcp: false } : null
     const kept = (handle as { [KEPT]?: Target })[KEPT]
     if (kept !== undefined) return kept
-    const fd = typeof handle.fd === 'number' && handle.fd >= 0 ? handle.fd : -1
+    const exposed = handle.fd
+    // A handle of Node's that is no longer alive reads UV_EINVAL (a TLS socket torn down as it connects): closed, not fd-less.
+    if (typeof exposed === 'number' && exposed < -1) throw socketClosed()
+    const fd = typeof exposed === 'number' && exposed >= 0 ? exposed : -1
     const target = { socket, fd, knownTcp }
-    if (keep && Object.isExtensible(handle)) (handle as { [KEPT]?: Target })[KEPT] = target
+    if (keep && Object.isExtensible(handle)) Object.defineProperty(handle, KEPT, { value: target, configurable: true })
     return target
   } catch (error) {
     throw isUnbound(error) ? socketClosed() : error

@@ -154,6 +154,28 @@ describe('keepaliveProcess: accepted connections, rules and scope', () => {
     }
   })
 
+  it("a server's own setKeepAlive in its 'connection' listener, or Node's keepAlive option, leaves the rules' settings in place", async () => {
+    processWide(settings, { accepted: true, outgoing: false })
+    // The first connection inherits as it is (read back: every later one is known to inherit), the later ones get Node's write.
+    let accepted = 0
+    const ownCall = await listen(
+      net.createServer().on('connection', (socket: net.Socket) => accepted++ && socket.setKeepAlive(true, 1_000)),
+    )
+    const keepAliveOption = await listen(http.createServer({ keepAlive: true, keepAliveInitialDelay: 1_000 }))
+    for (const server of [ownCall, keepAliveOption]) {
+      for (let i = 0; i < 3; i++) {
+        const accepted = once(server, 'connection')
+        const client = net.connect(server.port, '127.0.0.1')
+        const [socket] = (await accepted) as [net.Socket]
+        await new Promise((resolve) => setImmediate(resolve)) // the channel publishes just after 'connection'
+        expect(readKeepalive(socket)).toEqual(expected)
+        socket.setKeepAlive(true, 2_000) // and they stick, as ever
+        expect(readKeepalive(socket)).toEqual(expected)
+        client.destroy()
+      }
+    }
+  })
+
   it('a server listening before the rule gets it on its listening socket at its first connection; those queued before are configured', async () => {
     const server = await listen(net.createServer({ allowHalfOpen: true })) // the queued ones' clients are gone when they are accepted
     const fd = fdOf(server)

@@ -80,10 +80,11 @@ describe.skipIf(!canRun('strace, to count system calls', hasCommand('strace')))(
         `const net = require('node:net')
         const { readKeepalive } = require(${JSON.stringify(root)})
         let accepted = 0
+        // Closed after the channel has published them, as a server that serves its connections.
         const server = net.createServer((socket) => {
-          if (++accepted < ${connections}) return socket.destroy()
+          if (++accepted < ${connections}) return setImmediate(() => socket.destroy())
           console.log(JSON.stringify(readKeepalive(socket)))
-          socket.destroy(); server.close()
+          setImmediate(() => { socket.destroy(); server.close() })
         }).listen(0, '127.0.0.1', () => console.log(server.address().port))`,
         { NODE_OPTIONS: '--require tcp-keepalive/register', TCP_KEEPALIVE: 'idle=30s interval=5s count=3' },
         (port) => connectInTurn(Number(port), connections),
