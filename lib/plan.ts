@@ -261,6 +261,10 @@ export function planKeepalive(request: PlanRequest): KeepalivePlan {
       'TCP_USER_TIMEOUT gives such a connection up no later than an idle one (for a closed window since Linux 5.11).',
   )
   reasoning.push(
+    `That user timeout is also the longest a healthy peer may stop reading while this side writes: a slower reader (a paused stream, a slow consumer) ` +
+      `is dropped like a dead one (ETIMEDOUT); leave userTimeout out, or make it longer than any pause your peers take.`,
+  )
+  reasoning.push(
     'Keepalive will not find a peer whose process hangs while its kernel still answers the probes (the connection stays open, idle, for ever): ' +
       'only an application heartbeat with a deadline finds that.',
   )

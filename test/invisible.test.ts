@@ -7,7 +7,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterEach, describe, expect, it } from 'vitest'
-import { configureKeepalive, type KeepaliveOptions } from '../lib/index.js'
+import { configureKeepalive, type KeepaliveOptions, planKeepalive } from '../lib/index.js'
 import { closeAll, listen } from './helpers.js'
 
 afterEach(closeAll)
@@ -88,5 +88,12 @@ describe('userTimeout and a healthy reader that pauses (what no rule can tell fr
   })
   it('without userTimeout it gets the whole stream once it reads again', { timeout: 20_000 }, async () => {
     expect(await pausedReader(keepalive)).toEqual({ server: 'sent', client: 'end', whole: true })
+  })
+  it('plan, which offers a userTimeout, says the pause a healthy peer may take', () => {
+    const { userTimeout, reasoning } = planKeepalive({ idleTimeout: 350_000 })
+    expect(userTimeout).toBeGreaterThan(0)
+    expect(reasoning.join('\n')).toContain(
+      'That user timeout is also the longest a healthy peer may stop reading while this side writes: a slower reader (a paused stream, a slow consumer) is dropped like a dead one (ETIMEDOUT)',
+    )
   })
 })
