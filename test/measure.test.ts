@@ -1,12 +1,13 @@
 // measureIdleTimeout and `tcp-keepalive measure` on loopback: what it takes,
 // what it refuses, and that it leaves nothing open and sends no data. (Paths
 // with middleboxes are in lab-measure.test.ts.)
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { measureIdleTimeout } from '../lib/index.js'
-import { run } from './cli-run.js'
-import { closeAll, listen } from './helpers.js'
+import { bin, run } from './cli-run.js'
+import { canRun, closeAll, hasCommand, listen } from './helpers.js'
 
 afterEach(closeAll)
 
@@ -115,6 +116,23 @@ describe('tcp-keepalive measure', () => {
     expect(stdout).toMatch(/^The server closes idle connections itself after more than 0\.9\d* s and at most 1\.\d+ s\.$/m)
   })
 
+  it.skipIf(!canRun('script (util-linux), for a terminal', hasCommand('script')))(
+    'progress on a terminal, redrawn while a round runs; none on a pipe',
+    { timeout: 15_000 },
+    async () => {
+      const server = await countingServer()
+      const command = `${process.execPath} ${bin} measure 127.0.0.1:${server.port} --max 5s`
+      // script gives the command a terminal; what it wrote comes back on our pipe.
+      const terminal = await runAsync(['-q', '-e', '-c', command, '/dev/null'], 'script')
+      expect(terminal.code).toBe(0)
+      const redrawn = terminal.stdout.match(/\r\x1b\[Kround 1: idle 1 s, 2 s \([^)]+ of at most 5 s\)/g) ?? []
+      expect(redrawn.length).toBeGreaterThanOrEqual(2) // drawn when the round starts, and again a second later (it lasts 2 s and more)
+      const piped = await runAsync(['measure', `127.0.0.1:${server.port}`, '--max', '5s'])
+      expect(piped.code).toBe(0)
+      expect(piped.stdout).not.toMatch(/round 1|\x1b/)
+    },
+  )
+
   it('usage errors: exit 2 with one line', () => {
     for (const [args, message] of [
       [['measure'], 'give one target'],
@@ -142,11 +160,12 @@ describe('tcp-keepalive measure', () => {
   })
 })
 
-/** run() blocks the event loop; a test whose server lives in this process needs the command in the background. */
-async function runAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { spawn } = await import('node:child_process')
-  const { bin } = await import('./cli-run.js')
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+/**
+ * run() blocks the event loop; a test whose server lives in this process needs the command in the background:
+ * the CLI with `args`, or another program.
+ */
+async function runAsync(args: string[], program?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(program ?? process.execPath, program ? args : [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk) => (stdout += chunk))

@@ -2,7 +2,7 @@
 // server, keep an idle connection, found with keepalive probes alone.
 import { parseArgs } from 'node:util'
 import { parseDuration } from '../environment.js'
-import { type IdleTimeoutReport, measureIdleTimeout, type Range } from '../idle-timeout.js'
+import { type IdleTimeoutReport, measureIdleTimeout, type MeasureProgress, type Range } from '../idle-timeout.js'
 import { type Command, CommandError, UsageError } from './command.js'
 import { formatDuration } from './format.js'
 
@@ -67,7 +67,18 @@ export const measure: Command = {
       }
     }
 
+    // On a terminal, one line that says which round runs and how much of the budget is used, redrawn each second.
     const live = !values.json && out.isTTY === true
+    const started = Date.now()
+    let round: MeasureProgress | undefined
+    const redraw = () => {
+      if (!round) return
+      const idles = round.idles.map((idle) => formatDuration(idle)).join(', ')
+      out.write(
+        `\r\x1b[Kround ${round.round}: idle ${idles} (${formatDuration(Date.now() - started)} of at most ${formatDuration(round.maxMs)})`,
+      )
+    }
+    const ticker = live ? setInterval(redraw, 1000) : undefined
     let report: IdleTimeoutReport
     try {
       report = await measureIdleTimeout({
@@ -76,10 +87,10 @@ export const measure: Command = {
         max,
         connections,
         onProgress: live
-          ? ({ round, idles, elapsedMs, maxMs }) =>
-              out.write(
-                `\r\x1b[Kround ${round}: idle ${idles.map((idle) => formatDuration(idle)).join(', ')} (${formatDuration(elapsedMs)} of at most ${formatDuration(maxMs)})`,
-              )
+          ? (progress) => {
+              round = progress
+              redraw()
+            }
           : undefined,
       })
     } catch (error) {
@@ -87,6 +98,7 @@ export const measure: Command = {
       if (typeof code === 'string' && !code.startsWith('ERR_')) throw new CommandError(`${positionals[0]}: ${(error as Error).message}`)
       throw error
     } finally {
+      clearInterval(ticker)
       if (live) out.write('\r\x1b[K')
     }
     if (values.json) {
