@@ -597,6 +597,11 @@ describe.skipIf(process.platform !== 'linux')('tcp-keepalive inspect', () => {
         2,
         'aws-alb terminates HTTP: TCP keepalive does not keep its connections open, so there is nothing to audit against it (tcp-keepalive plan --behind aws-alb says what does)',
       )
+      // The command it points to, run as printed: it says what does keep such connections.
+      const pointed = run(['plan', '--behind', 'aws-alb'])
+      expect(pointed.code).toBe(0)
+      expect(pointed.stdout).toMatch(/TCP keepalive does not keep its connections open/)
+      expect(pointed.stdout).toMatch(/keepAliveTimeout: 65000, headersTimeout: 66000/)
       expectOneLineFailure(
         run(['inspect', '1', '--preset', 'aws-nlb', '--idle-timeout', '1m']),
         2,

@@ -49,7 +49,8 @@ function wrapped(words: string[], indent: number, width: number): string {
   return lines.map((line, i) => `${' '.repeat(indent)}${line}${i < lines.length - 1 ? ',' : ''}`).join('\n')
 }
 
-const HELP = `Usage: tcp-keepalive demo [options]
+/** Built when asked: listing the lab's scenarios builds them, which no other command needs. */
+const help = () => `Usage: tcp-keepalive demo [options]
 
 Starts a server on 127.0.0.1, connects one client per profile, gives each
 accepted connection its own keepalive settings and prints what the kernel
@@ -86,7 +87,9 @@ interface Row {
 
 export const demo: Command = {
   summary: 'Show per-connection keepalive settings on a loopback server, read back from the kernel',
-  help: HELP,
+  get help() {
+    return help()
+  },
   async run(argv, out) {
     const { values } = parseArgs({
       args: argv,

@@ -4,10 +4,9 @@
 // or with a reset (LVS), a server that closes connections idle 2 s itself (an
 // HTTP keep-alive timeout, Redis `timeout`), and a path that forgets nothing.
 // The command runs on the client host as a user runs it, with --json.
-import { execFile } from 'node:child_process'
 import type { IdleTimeoutReport, Range } from '../idle-timeout.js'
 import { Lab, type LabOptions } from './lab.js'
-import { CLI, withLab } from './measure.js'
+import { runCli, withLab } from './measure.js'
 import type { Listener } from './peer.js'
 import type { Measurement, Scenario } from './scenarios.js'
 
@@ -88,14 +87,9 @@ export function measurePathScenario(): Scenario {
 export async function measurePath(path: Path): Promise<Measurement> {
   return withLab(new Lab(path.lab), async (lab) => {
     await lab.start('server', { role: 'server', host: lab.serverAddress, listeners: [path.listener] })
-    const [command, ...prefix] = lab.namespaceCommand('client')
     const args = ['measure', `${lab.serverAddress}:${PORT}`, '--max', `${path.maxMs / 1000}s`, '--json']
     const started = Date.now()
-    const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(command, [...prefix, process.execPath, CLI, ...args], { encoding: 'utf8' }, (error, stdout, stderr) =>
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      )
-    })
+    const { code, stdout, stderr } = await runCli(args, lab.namespaceCommand('client'))
     const wallMs = Date.now() - started
     let report: IdleTimeoutReport | null = null
     try {

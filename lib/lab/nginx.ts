@@ -7,14 +7,14 @@
 // nginx's kernel probe every idle second, which keeps the flow known, both for a
 // request already waiting and for connections accepted later (they inherit from
 // the listener). nginx's own `listen ... so_keepalive=1s:1s:3` is the control.
-import { execFile, execFileSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import readline from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Lab, type Peer } from './lab.js'
-import { CLI } from './measure.js'
+import { runCli } from './measure.js'
 import { onTeardown } from './netns.js'
 import type { Connection } from './peer.js'
 import type { Measurement, Scenario } from './scenarios.js'
@@ -188,11 +188,7 @@ async function incident(lab: Lab, dir: string): Promise<Measurement[]> {
   // The repair, on the running nginx: its pids, its port, the settings. Nothing else changes.
   const command = ['apply', ...pids.map(String), '--port', String(PORTS.repaired), ...SETTINGS]
   const applyStarted = Date.now()
-  const applied = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, [CLI, ...command, '--json'], { encoding: 'utf8' }, (error, stdout, stderr) =>
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    )
-  })
+  const applied = await runCli([...command, '--json'])
   const applyMs = Date.now() - applyStarted
   // The oracle for the waiting connection: its keepalive timer in nginx's kernel.
   const timerArmed = /timer:\(keepalive,/.test(lab.ss('server', PORTS.repaired))
